@@ -1,0 +1,204 @@
+//! WebSocketSend, WebSocketReceive, WebSocketGetAction, WebSocketCompleteAction.
+#![allow(non_snake_case)]
+
+use super::mem::{CallerBytes, CallerBytesMut};
+use super::table;
+use super::types::*;
+use super::{guard, guard_void, read, write};
+use crate::error::{Error, Result};
+use crate::session::{Buffer, BufferType, Queue, SendPayload};
+
+/// Queues one frame for sending. The `WEB_SOCKET_BUFFER` structure is copied during the call;
+/// the payload it points to stays owned by the caller and must stay valid and unchanged until
+/// this operation's WEB_SOCKET_INDICATE_SEND_COMPLETE_ACTION has been returned by
+/// WebSocketGetAction (or the handle is aborted or deleted).
+///
+/// Data types take `Data` (NULL `pBuffer` = empty payload); CLOSE takes `CloseStatus`
+/// (NULL `pBuffer` = close frame without payload; status 1005 = without payload; reason at most
+/// 123 bytes); PING_PONG sends a ping and UNSOLICITED_PONG a pong (NULL `pBuffer` = empty
+/// payload, else at most 125 bytes). `Context` comes back with this operation's actions.
+///
+/// Errors: E_INVALIDARG (unknown type, NULL pointer with a length, over-long reason or control
+/// payload); E_INVALID_PROTOCOL_OPERATION (handshake not complete, aborted, data or close after
+/// the close was queued, a text/binary switch inside a fragmented message, a broken stream).
+/// May be called while another thread works on this handle's other queue.
+///
+/// # Safety
+/// `pBuffer` must be NULL or point to a readable `WEB_SOCKET_BUFFER` whose payload pointer meets
+/// the lifetime rule above.
+#[no_mangle]
+pub unsafe extern "system" fn WebSocketSend(
+    hWebSocket: WEB_SOCKET_HANDLE,
+    BufferType: WEB_SOCKET_BUFFER_TYPE_VALUE,
+    pBuffer: *mut WEB_SOCKET_BUFFER,
+    Context: PVOID,
+) -> HRESULT_WINAPI {
+    guard(|| {
+        let ty = BufferType::from_raw(BufferType)?;
+        // SAFETY: per this function's contract.
+        let payload = unsafe { send_payload(ty, pBuffer) }?;
+        table::with_entry(hWebSocket, |e| e.session.queue_send(ty, payload, Context as usize))
+    })
+}
+
+/// Queues one receive operation. With `pBuffer` NULL the result is delivered in the handle's
+/// receive area; otherwise the structure is copied and data is copied into its `Data` memory
+/// (at most `ulBufferLength` bytes per indication), which must stay valid until this operation's
+/// WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION has been returned. Pong and close indications
+/// always point into the receive area. `pvContext` comes back with this operation's actions.
+///
+/// Errors: E_INVALIDARG (NULL pointer with a length, or a zero-length buffer);
+/// E_INVALID_PROTOCOL_OPERATION (handshake not complete, aborted, close already received).
+///
+/// # Safety
+/// `pBuffer` must be NULL or point to a readable `WEB_SOCKET_BUFFER` whose `Data` memory meets the
+/// lifetime rule above.
+#[no_mangle]
+pub unsafe extern "system" fn WebSocketReceive(
+    hWebSocket: WEB_SOCKET_HANDLE,
+    pBuffer: *mut WEB_SOCKET_BUFFER,
+    pvContext: PVOID,
+) -> HRESULT_WINAPI {
+    guard(|| {
+        let buffer = if pBuffer.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL and readable per the contract.
+            let (ptr, len) = unsafe { read(pBuffer) }?.bytes();
+            if len == 0 {
+                return Err(Error::ArrayTooSmall);
+            }
+            if ptr.is_null() {
+                return Err(Error::NullWithLength);
+            }
+            // SAFETY: writable for `len` bytes until the operation completes, per the contract.
+            Some(unsafe { CallerBytesMut::new(ptr, len) })
+        };
+        table::with_entry(hWebSocket, |e| e.session.queue_receive(buffer, pvContext as usize))
+    })
+}
+
+/// Returns the next action of `eActionQueue` (SEND 1, RECEIVE 2, ALL 3).
+///
+/// In: `pDataBuffers` with capacity `*pulDataBufferCount` (at least 1; 2 lets a data frame's
+/// header and payload go out in one action). Out: `*pAction`, `*pulDataBufferCount` buffers
+/// filled (later entries untouched), `*pBufferType`, `*pvApplicationContext` (optional; the
+/// operation's context, not written for NO_ACTION and automatic pongs) and `*pvActionContext`
+/// (the token for WebSocketCompleteAction; NULL for NO_ACTION).
+///
+/// Returned buffers lie in the handle's region (the ALLOCATED_BUFFER if one was given) or in the
+/// caller's own send payload, and stay valid until the matching WebSocketCompleteAction or
+/// WebSocketDeleteHandle.
+///
+/// Errors: E_INVALID_PROTOCOL_FORMAT / E_INVALID_PROTOCOL_OPERATION when received bytes violate
+/// the protocol (reported once; the handle then behaves as aborted); E_INVALIDARG (bad queue,
+/// NULL required pointer, capacity 0). On failure, valid output pointers receive NO_ACTION,
+/// count 0 and a NULL token.
+///
+/// # Safety
+/// Every pointer must be NULL or writable (`pDataBuffers` for the capacity given).
+#[no_mangle]
+pub unsafe extern "system" fn WebSocketGetAction(
+    hWebSocket: WEB_SOCKET_HANDLE,
+    eActionQueue: WEB_SOCKET_ACTION_QUEUE_VALUE,
+    pDataBuffers: *mut WEB_SOCKET_BUFFER,
+    pulDataBufferCount: *mut ULONG,
+    pAction: *mut WEB_SOCKET_ACTION_VALUE,
+    pBufferType: *mut WEB_SOCKET_BUFFER_TYPE_VALUE,
+    pvApplicationContext: *mut PVOID,
+    pvActionContext: *mut PVOID,
+) -> HRESULT_WINAPI {
+    let hr = guard(|| {
+        let queue = Queue::from_raw(eActionQueue)?;
+        if pDataBuffers.is_null() || pAction.is_null() || pBufferType.is_null() || pvActionContext.is_null() {
+            return Err(Error::NullPointer);
+        }
+        // SAFETY: per this function's contract (NULL is checked).
+        let capacity = unsafe { read(pulDataBufferCount) }? as usize;
+        let action = table::with_entry(hWebSocket, |e| e.session.get_action(queue, capacity))?;
+        // SAFETY: every output is non-NULL (checked above, or checked by `write`) and writable;
+        // `pDataBuffers` has room for `capacity >= action.count` entries.
+        unsafe {
+            for (i, b) in action.buffers().iter().enumerate() {
+                let out = match *b {
+                    Buffer::Data { ptr, len } => WEB_SOCKET_BUFFER::data(ptr, len),
+                    Buffer::Close { reason, len, status } => WEB_SOCKET_BUFFER::close(reason, len, status),
+                };
+                write(pDataBuffers.add(i), out)?;
+            }
+            write(pulDataBufferCount, action.count as ULONG)?;
+            write(pAction, action.kind as WEB_SOCKET_ACTION_VALUE)?;
+            write(pBufferType, action.buffer_type)?;
+            if let (Some(ctx), false) = (action.app_context, pvApplicationContext.is_null()) {
+                write(pvApplicationContext, ctx as PVOID)?;
+            }
+            write(pvActionContext, action.token as PVOID)?;
+        }
+        Ok(())
+    });
+    if hr < 0 {
+        // SAFETY: as above; each pointer is checked for NULL before the write.
+        unsafe {
+            let _ = write(pAction, WEB_SOCKET_NO_ACTION as WEB_SOCKET_ACTION_VALUE);
+            let _ = write(pulDataBufferCount, 0);
+            let _ = write(pvActionContext, core::ptr::null_mut());
+        }
+    }
+    hr
+}
+
+/// Acknowledges an action returned by WebSocketGetAction. `ulBytesTransferred` is the number of
+/// bytes written (SEND_TO_NETWORK; fewer than offered cancels the send) or read
+/// (RECEIVE_FROM_NETWORK; 0 cancels the receive, more than offered is clamped); it is ignored for
+/// INDICATE actions. Unknown, stale, already completed and NO_ACTION tokens are ignored, as are
+/// invalid handles. Accepted after WebSocketAbortHandle for actions handed out before it.
+/// May run concurrently with GetAction on the other queue. Returns nothing (`VOID WINAPI`).
+///
+/// # Safety
+/// None beyond passing handle and token values; neither is dereferenced.
+#[no_mangle]
+pub unsafe extern "system" fn WebSocketCompleteAction(
+    hWebSocket: WEB_SOCKET_HANDLE,
+    pvActionContext: PVOID,
+    ulBytesTransferred: ULONG,
+) -> VOID_WINAPI {
+    guard_void(|| {
+        let _ = table::with_entry(hWebSocket, |e| {
+            e.session.complete_action(pvActionContext as usize, ulBytesTransferred);
+            Ok(())
+        });
+    })
+}
+
+/// Reads the payload of a send operation from the caller's buffer (spec §6.6).
+///
+/// # Safety
+/// As for WebSocketSend.
+unsafe fn send_payload(ty: BufferType, buffer: *mut WEB_SOCKET_BUFFER) -> Result<SendPayload> {
+    if buffer.is_null() {
+        return Ok(match ty {
+            BufferType::Close => SendPayload::Close { status: None, reason: CallerBytes::EMPTY },
+            _ => SendPayload::Bytes(CallerBytes::EMPTY),
+        });
+    }
+    // SAFETY: non-NULL and readable per the contract.
+    let b = unsafe { read(buffer) }?;
+    let (ptr, len) = b.bytes();
+    if ptr.is_null() && len > 0 {
+        return Err(Error::NullWithLength);
+    }
+    // SAFETY: readable for `len` bytes until the operation's INDICATE, per the contract.
+    let bytes = unsafe { CallerBytes::new(ptr, len) };
+    Ok(match ty {
+        BufferType::Close => match b.status() {
+            1005 => {
+                if len > 0 {
+                    return Err(Error::BadCloseReason);
+                }
+                SendPayload::Close { status: None, reason: CallerBytes::EMPTY }
+            }
+            status => SendPayload::Close { status: Some(status), reason: bytes },
+        },
+        _ => SendPayload::Bytes(bytes),
+    })
+}

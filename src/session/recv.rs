@@ -1,0 +1,407 @@
+//! The receive side: RECEIVE_FROM_NETWORK into the receive area R, incremental frame parsing,
+//! streaming delivery as INDICATE_RECEIVE_COMPLETE, automatic pongs (spec §9.6).
+//!
+//! R holds `[start, end)` unparsed bytes. A RECEIVE_FROM_NETWORK hands out `[end, RBS)`; before
+//! that the unparsed bytes move to the front (they are at most one partial header or control
+//! frame, since data payload is delivered as soon as it arrives). Nothing in R moves while an
+//! action that points into it is outstanding, and nothing moves at all once a close frame has
+//! been indicated (later receives report the same reason bytes).
+#![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
+
+use super::{Action, ActionKind, Buffer, BufferType, Channel, MessageKind, Session};
+use crate::config::Role;
+use crate::error::{Error, Result};
+use crate::ffi::mem::CallerBytesMut;
+use crate::frame::{self, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::utf8::Utf8Validator;
+
+/// Close status reported for a receive that was cancelled or aborted.
+pub const ABORTED_CLOSE_STATUS: u16 = 1006;
+/// Close status reported for a close frame without payload.
+pub const EMPTY_CLOSE_STATUS: u16 = 1005;
+
+pub(super) struct RecvSide {
+    ops: VecDeque<RecvOp>,
+    out: Option<Outstanding>,
+    start: usize,
+    end: usize,
+    frame: Option<DataFrame>,
+    message: Option<MessageKind>,
+    utf8: Utf8Validator,
+    close: Option<CloseInfo>,
+    /// The payload of the latest ping not yet answered.
+    pub(super) pong: Option<PongPayload>,
+}
+
+struct RecvOp {
+    context: usize,
+    buffer: Option<CallerBytesMut>,
+    cancelled: bool,
+}
+
+/// A data frame whose payload is being delivered.
+#[derive(Clone, Copy)]
+struct DataFrame {
+    remaining: u64,
+    fin: bool,
+    kind: MessageKind,
+    mask: Option<[u8; 4]>,
+    offset: u64,
+}
+
+#[derive(Clone, Copy)]
+struct CloseInfo {
+    status: u16,
+    /// Offset and length of the reason in R; None when the frame had no payload.
+    reason: Option<(usize, usize)>,
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct PongPayload {
+    bytes: [u8; MAX_CONTROL_PAYLOAD],
+    len: u8,
+}
+
+enum Outstanding {
+    Network { token: usize, offered: usize },
+    Indicate { token: usize },
+    Pong { token: usize },
+}
+
+impl Outstanding {
+    fn token(&self) -> usize {
+        match self {
+            Outstanding::Network { token, .. }
+            | Outstanding::Indicate { token }
+            | Outstanding::Pong { token } => *token,
+        }
+    }
+}
+
+/// What one parsing step produced.
+enum Step {
+    /// More bytes are needed.
+    NeedBytes,
+    /// A ping was answered by scheduling a pong; look again.
+    Continue,
+    /// An INDICATE_RECEIVE_COMPLETE for the head operation.
+    Indicate(BufferType, Buffer),
+}
+
+impl RecvSide {
+    pub(super) fn new() -> RecvSide {
+        RecvSide {
+            ops: VecDeque::new(),
+            out: None,
+            start: 0,
+            end: 0,
+            frame: None,
+            message: None,
+            utf8: Utf8Validator::new(),
+            close: None,
+            pong: None,
+        }
+    }
+
+    pub(super) fn owns(&self, token: usize) -> bool {
+        self.out.as_ref().map_or(false, |o| o.token() == token)
+    }
+
+    pub(super) fn queue(&mut self, buffer: Option<CallerBytesMut>, context: usize) -> Result<()> {
+        if self.close.is_some() {
+            return Err(Error::InvalidState);
+        }
+        self.ops.try_reserve(1).map_err(|_| Error::OutOfMemory)?;
+        self.ops.push_back(RecvOp { context, buffer, cancelled: false });
+        Ok(())
+    }
+}
+
+impl Session {
+    /// An automatic pong, if one is due and both the receive side and the outgoing channel are
+    /// free. It goes out as one contiguous buffer in C, typed PING_PONG, without a context.
+    pub(super) fn poll_pong(&mut self) -> Option<Action> {
+        if self.recv.out.is_some() || self.channel != Channel::Free || self.aborted {
+            return None;
+        }
+        if self.send.close_queued {
+            self.recv.pong = None;
+        }
+        let pong = self.recv.pong.take()?;
+        let mask = match self.next_mask() {
+            Ok(m) => m,
+            Err(_) => return None,
+        };
+        let len = self.write_control_bytes(OpCode::Pong, &pong.bytes[..pong.len as usize], mask);
+        let token = self.token();
+        self.recv.out = Some(Outstanding::Pong { token });
+        self.channel = Channel::Pong;
+        let mut action = Action {
+            kind: ActionKind::SendToNetwork,
+            buffer_type: BufferType::PingPong.raw(),
+            token,
+            ..Action::NONE
+        };
+        action.buffers[0] = Buffer::Data { ptr: self.region.ptr(self.control_area()), len: len as u32 };
+        action.count = 1;
+        Some(action)
+    }
+
+    /// The next receive-side action. While a receive operation is pending and nothing is
+    /// outstanding this never returns None (spec §9.2 rule 6).
+    pub(super) fn poll_receive(&mut self) -> Result<Option<Action>> {
+        loop {
+            if self.recv.out.is_some() {
+                return Ok(None);
+            }
+            if let Some(pong) = self.poll_pong() {
+                return Ok(Some(pong));
+            }
+            let (cancelled, limit) = match self.recv.ops.front() {
+                None => return Ok(None),
+                Some(op) => (op.cancelled, op.buffer.map(|b| b.len() as usize)),
+            };
+            if self.aborted || cancelled {
+                let close =
+                    Buffer::Close { reason: core::ptr::null_mut(), len: 0, status: ABORTED_CLOSE_STATUS };
+                return Ok(Some(self.indicate_receive(BufferType::Close, close)));
+            }
+            if let Some(close) = self.recv.close {
+                let buffer = self.close_buffer(close);
+                return Ok(Some(self.indicate_receive(BufferType::Close, buffer)));
+            }
+            match self.parse_step(limit) {
+                Ok(Step::Continue) => continue,
+                Ok(Step::NeedBytes) => return Ok(Some(self.receive_from_network())),
+                Ok(Step::Indicate(ty, buffer)) => return Ok(Some(self.indicate_receive(ty, buffer))),
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+    }
+
+    fn close_buffer(&self, close: CloseInfo) -> Buffer {
+        match close.reason {
+            None => Buffer::Close { reason: core::ptr::null_mut(), len: 0, status: close.status },
+            Some((at, len)) => {
+                Buffer::Close { reason: self.region.ptr(at), len: len as u32, status: close.status }
+            }
+        }
+    }
+
+    fn indicate_receive(&mut self, ty: BufferType, buffer: Buffer) -> Action {
+        let token = self.token();
+        let context = self.recv.ops.front().map_or(0, |op| op.context);
+        self.recv.out = Some(Outstanding::Indicate { token });
+        let mut action = Action {
+            kind: ActionKind::IndicateReceiveComplete,
+            buffer_type: ty.raw(),
+            app_context: Some(context),
+            token,
+            ..Action::NONE
+        };
+        action.buffers[0] = buffer;
+        action.count = 1;
+        action
+    }
+
+    fn receive_from_network(&mut self) -> Action {
+        let rbs = self.receive_area();
+        let (start, end) = (self.recv.start, self.recv.end);
+        if start == end {
+            self.recv.start = 0;
+            self.recv.end = 0;
+        } else if start > 0 {
+            self.region.copy_within(start..end, 0);
+            self.recv.start = 0;
+            self.recv.end = end - start;
+        }
+        let end = self.recv.end;
+        let token = self.token();
+        self.recv.out = Some(Outstanding::Network { token, offered: rbs - end });
+        let context = self.recv.ops.front().map_or(0, |op| op.context);
+        let mut action = Action {
+            kind: ActionKind::ReceiveFromNetwork,
+            app_context: Some(context),
+            token,
+            ..Action::NONE
+        };
+        action.buffers[0] = Buffer::Data { ptr: self.region.ptr(end), len: (rbs - end) as u32 };
+        action.count = 1;
+        action
+    }
+
+    /// Parses what R holds for the head receive operation. `limit` caps a data chunk (the
+    /// caller's own receive buffer).
+    fn parse_step(&mut self, limit: Option<usize>) -> Result<Step> {
+        let verify = !self.config.disable_utf8_verification;
+        if let Some(mut f) = self.recv.frame {
+            let available = self.recv.end - self.recv.start;
+            if available == 0 {
+                return Ok(Step::NeedBytes);
+            }
+            let mut n = available.min(usize::try_from(f.remaining).unwrap_or(usize::MAX));
+            if let Some(cap) = limit {
+                n = n.min(cap);
+            }
+            let at = self.recv.start;
+            let chunk = self.region.slice_mut(at..at + n);
+            if let Some(key) = f.mask {
+                frame::apply_mask(chunk, key, f.offset);
+            }
+            let last = f.remaining == n as u64;
+            let ends_message = last && f.fin;
+            if verify && f.kind == MessageKind::Text {
+                self.recv.utf8.feed(chunk)?;
+                if ends_message {
+                    self.recv.utf8.finish()?;
+                }
+            }
+            f.remaining -= n as u64;
+            f.offset += n as u64;
+            self.recv.start += n;
+            self.recv.frame = if last { None } else { Some(f) };
+            if ends_message {
+                self.recv.message = None;
+            }
+            let buffer = self.data_buffer(at, n);
+            return Ok(Step::Indicate(BufferType::for_data(f.kind, ends_message), buffer));
+        }
+
+        let header = match FrameHeader::decode(self.region.slice(self.recv.start..self.recv.end))? {
+            Some(h) => h,
+            None => return Ok(Step::NeedBytes),
+        };
+        match (self.role, header.mask) {
+            (Role::Server, None) if !self.config.disable_masking => return Err(Error::UnmaskedFrame),
+            (Role::Client, Some(_)) => return Err(Error::MaskedFrame),
+            _ => {}
+        }
+        if header.opcode.is_control() {
+            return self.control_frame(header);
+        }
+        let kind = match (header.opcode, self.recv.message) {
+            (OpCode::Continuation, Some(kind)) => kind,
+            (OpCode::Continuation, None) => return Err(Error::UnexpectedContinuation),
+            (_, Some(_)) => return Err(Error::InterleavedMessage),
+            (OpCode::Text, None) => MessageKind::Text,
+            (_, None) => MessageKind::Binary,
+        };
+        if self.recv.message.is_none() {
+            self.recv.utf8 = Utf8Validator::new();
+        }
+        self.recv.message = Some(kind);
+        self.recv.start += header.header_len;
+        if header.payload_len > 0 {
+            self.recv.frame = Some(DataFrame {
+                remaining: header.payload_len,
+                fin: header.fin,
+                kind,
+                mask: header.mask,
+                offset: 0,
+            });
+            return Ok(Step::Continue);
+        }
+        if !header.fin {
+            // Zero-length pieces that do not end a message are not delivered.
+            return Ok(Step::Continue);
+        }
+        if verify && kind == MessageKind::Text {
+            self.recv.utf8.finish()?;
+        }
+        self.recv.message = None;
+        let buffer = self.data_buffer(self.recv.start, 0);
+        Ok(Step::Indicate(BufferType::for_data(kind, true), buffer))
+    }
+
+    /// The buffer describing `n` delivered bytes at `at` in R: in place, or copied into the
+    /// caller's receive buffer.
+    fn data_buffer(&mut self, at: usize, n: usize) -> Buffer {
+        let caller = self.recv.ops.front_mut().and_then(|op| op.buffer.as_mut());
+        match caller {
+            Some(dst) => {
+                let ptr = dst.fill(self.region.slice(at..at + n));
+                Buffer::Data { ptr, len: n as u32 }
+            }
+            None => Buffer::Data { ptr: self.region.ptr(at), len: n as u32 },
+        }
+    }
+
+    fn control_frame(&mut self, header: FrameHeader) -> Result<Step> {
+        let payload_len = header.payload_len as usize;
+        let total = header.header_len + payload_len;
+        if self.recv.end - self.recv.start < total {
+            return Ok(Step::NeedBytes);
+        }
+        let at = self.recv.start + header.header_len;
+        if let Some(key) = header.mask {
+            frame::apply_mask(self.region.slice_mut(at..at + payload_len), key, 0);
+        }
+        match header.opcode {
+            OpCode::Close => {
+                let info = self.parse_close(at, payload_len)?;
+                self.recv.start += total;
+                self.recv.close = Some(info);
+                Ok(Step::Indicate(BufferType::Close, self.close_buffer(info)))
+            }
+            OpCode::Ping => {
+                self.recv.start += total;
+                if !self.send.close_queued {
+                    let mut pong = PongPayload { bytes: [0; MAX_CONTROL_PAYLOAD], len: payload_len as u8 };
+                    pong.bytes[..payload_len].copy_from_slice(self.region.slice(at..at + payload_len));
+                    self.recv.pong = Some(pong);
+                }
+                Ok(Step::Continue)
+            }
+            _ => {
+                self.recv.start += total;
+                let buffer = Buffer::Data { ptr: self.region.ptr(at), len: payload_len as u32 };
+                Ok(Step::Indicate(BufferType::PingPong, buffer))
+            }
+        }
+    }
+
+    fn parse_close(&self, at: usize, len: usize) -> Result<CloseInfo> {
+        match len {
+            0 => Ok(CloseInfo { status: EMPTY_CLOSE_STATUS, reason: None }),
+            1 => Err(Error::BadClosePayload),
+            _ => {
+                let payload = self.region.slice(at..at + len);
+                let status = u16::from_be_bytes([payload[0], payload[1]]);
+                if status < 1000 || matches!(status, 1005 | 1006 | 1015) {
+                    return Err(Error::BadCloseCode(status));
+                }
+                if !self.config.disable_utf8_verification {
+                    Utf8Validator::validate(&payload[2..])?;
+                }
+                Ok(CloseInfo { status, reason: Some((at + 2, len - 2)) })
+            }
+        }
+    }
+
+    /// CompleteAction for the receive side's outstanding action.
+    pub(super) fn complete_receive(&mut self, transferred: u32) {
+        match self.recv.out.take() {
+            Some(Outstanding::Network { offered, .. }) => {
+                if self.aborted {
+                    return;
+                }
+                if transferred == 0 {
+                    if let Some(op) = self.recv.ops.front_mut() {
+                        op.cancelled = true;
+                    }
+                } else {
+                    self.recv.end += (transferred as usize).min(offered);
+                }
+            }
+            Some(Outstanding::Indicate { .. }) => {
+                self.recv.ops.pop_front();
+            }
+            Some(Outstanding::Pong { .. }) => {
+                self.channel = Channel::Free;
+            }
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! The send side: one RFC 6455 frame per send operation, emitted through SEND_TO_NETWORK
+//! actions, then one INDICATE_SEND_COMPLETE (spec §9.5).
+//!
+//! Where the bytes handed out lie: a data frame's header in the control area C; its payload in
+//! place in the caller's memory when it goes out unmasked (server, or the zero key), or as masked
+//! copies in the send area S, one chunk of at most SBS bytes per action. A masked frame that fits
+//! in C whole goes out as one contiguous buffer there, as do all control frames.
+#![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
+
+use super::{Action, ActionKind, Buffer, BufferType, Channel, MessageKind, SendPayload, Session};
+use crate::config::CONTROL_AREA_SIZE;
+use crate::error::{Error, Result};
+use crate::ffi::mem::CallerBytes;
+use crate::frame::{self, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+
+/// Longest close reason (`WEB_SOCKET_MAX_CLOSE_REASON_LENGTH`).
+pub const MAX_CLOSE_REASON: u32 = 123;
+
+pub(super) struct SendSide {
+    ops: VecDeque<SendOp>,
+    /// Message state after every queued operation (checks new sends).
+    queued_message: Option<MessageKind>,
+    /// Message state of what has gone to the wire (chooses opcodes).
+    wire_message: Option<MessageKind>,
+    /// The application queued its close frame.
+    pub(super) close_queued: bool,
+    /// A frame was cut short on the wire: the outgoing stream is unusable.
+    broken: bool,
+    out: Option<Outstanding>,
+}
+
+struct SendOp {
+    ty: BufferType,
+    payload: SendPayload,
+    context: usize,
+    progress: Progress,
+}
+
+enum Progress {
+    Queued,
+    Framing(Frame),
+    Finished,
+}
+
+/// A frame being emitted.
+struct Frame {
+    header_len: usize,
+    header_sent: bool,
+    payload_len: usize,
+    /// Payload bytes acknowledged so far.
+    sent: usize,
+    /// Key to mask payload copies with (None: payload goes out in place).
+    key: Option<[u8; 4]>,
+    /// Header and payload sit together in C.
+    contiguous: bool,
+    /// Nothing of this frame has been acknowledged yet.
+    untouched: bool,
+    /// Wire message state before this frame, restored if it is cancelled untouched.
+    previous_message: Option<MessageKind>,
+}
+
+enum Outstanding {
+    Frame { token: usize, bytes: u32, header: bool, payload: usize },
+    Indicate { token: usize },
+}
+
+impl Outstanding {
+    fn token(&self) -> usize {
+        match self {
+            Outstanding::Frame { token, .. } | Outstanding::Indicate { token } => *token,
+        }
+    }
+}
+
+impl SendSide {
+    pub(super) fn new() -> SendSide {
+        SendSide {
+            ops: VecDeque::new(),
+            queued_message: None,
+            wire_message: None,
+            close_queued: false,
+            broken: false,
+            out: None,
+        }
+    }
+
+    pub(super) fn owns(&self, token: usize) -> bool {
+        self.out.as_ref().map_or(false, |o| o.token() == token)
+    }
+
+    /// Validates and queues one send operation (spec §6.6).
+    pub(super) fn queue(&mut self, ty: BufferType, payload: SendPayload, context: usize) -> Result<()> {
+        match (ty, payload) {
+            (BufferType::Close, SendPayload::Close { status, reason }) => {
+                if reason.len() > MAX_CLOSE_REASON || (status.is_none() && !reason.is_empty()) {
+                    return Err(Error::BadCloseReason);
+                }
+            }
+            (BufferType::PingPong | BufferType::UnsolicitedPong, SendPayload::Bytes(b)) => {
+                if b.len() as usize > MAX_CONTROL_PAYLOAD {
+                    return Err(Error::ControlPayloadTooLong);
+                }
+            }
+            (_, SendPayload::Bytes(_)) if ty.data().is_some() => {}
+            _ => return Err(Error::BadBufferType(ty.raw())),
+        }
+        if self.broken {
+            return Err(Error::InvalidState);
+        }
+        if self.close_queued && !matches!(ty, BufferType::PingPong | BufferType::UnsolicitedPong) {
+            return Err(Error::InvalidState);
+        }
+        if let Some((kind, ends)) = ty.data() {
+            if self.queued_message.map_or(false, |k| k != kind) {
+                return Err(Error::InvalidState);
+            }
+            self.queued_message = if ends { None } else { Some(kind) };
+        }
+        if ty == BufferType::Close {
+            self.close_queued = true;
+        }
+        self.ops.try_reserve(1).map_err(|_| Error::OutOfMemory)?;
+        self.ops.push_back(SendOp { ty, payload, context, progress: Progress::Queued });
+        Ok(())
+    }
+
+    /// Marks every operation without an outstanding action finished. Returns true when the
+    /// frame in progress (if any) was dropped, freeing the outgoing channel.
+    pub(super) fn abort(&mut self) -> bool {
+        let head_busy = matches!(self.out, Some(Outstanding::Frame { .. }));
+        let mut dropped_frame = false;
+        for (i, op) in self.ops.iter_mut().enumerate() {
+            if i == 0 && head_busy {
+                continue;
+            }
+            if matches!(op.progress, Progress::Framing(_)) {
+                dropped_frame = true;
+            }
+            if !matches!(op.progress, Progress::Finished) {
+                op.progress = Progress::Finished;
+            }
+        }
+        dropped_frame
+    }
+
+    /// Recomputes the queued message state from the wire state and the operations not yet
+    /// started, after a frame was withdrawn.
+    fn recompute_queued_message(&mut self) {
+        let mut state = self.wire_message;
+        for op in &self.ops {
+            if let (Progress::Queued, Some((kind, ends))) = (&op.progress, op.ty.data()) {
+                state = if ends { None } else { Some(kind) };
+            }
+        }
+        self.queued_message = state;
+    }
+}
+
+impl Session {
+    /// The next send-side action, if the send side has nothing outstanding.
+    pub(super) fn poll_send(&mut self, capacity: usize) -> Option<Action> {
+        if self.send.out.is_some() {
+            return None;
+        }
+        let head = self.send.ops.front()?;
+        match head.progress {
+            Progress::Finished => Some(self.indicate_send()),
+            Progress::Queued => {
+                if self.aborted || self.send.broken {
+                    self.finish_head();
+                    return Some(self.indicate_send());
+                }
+                if self.channel != Channel::Free {
+                    return None;
+                }
+                match self.start_frame() {
+                    Ok(true) => Some(self.next_frame_action(capacity)),
+                    Ok(false) => Some(self.indicate_send()),
+                    Err(_) => {
+                        // No masking key could be had: the frame cannot be built.
+                        self.finish_head();
+                        Some(self.indicate_send())
+                    }
+                }
+            }
+            Progress::Framing(_) => Some(self.next_frame_action(capacity)),
+        }
+    }
+
+    fn finish_head(&mut self) {
+        if let Some(op) = self.send.ops.front_mut() {
+            op.progress = Progress::Finished;
+        }
+    }
+
+    fn indicate_send(&mut self) -> Action {
+        let token = self.token();
+        let (ty, context) = match self.send.ops.front() {
+            Some(op) => (op.ty.raw(), op.context),
+            None => (0, 0),
+        };
+        self.send.out = Some(Outstanding::Indicate { token });
+        Action {
+            kind: ActionKind::IndicateSendComplete,
+            buffer_type: ty,
+            app_context: Some(context),
+            token,
+            ..Action::NONE
+        }
+    }
+
+    /// Builds the head operation's frame header (or whole control frame) in C. Returns false
+    /// when the operation is dropped without sending (its message no longer fits the wire
+    /// state after an earlier frame was withdrawn).
+    fn start_frame(&mut self) -> Result<bool> {
+        let (ty, payload) = match self.send.ops.front() {
+            Some(op) => (op.ty, op.payload),
+            None => return Ok(false),
+        };
+        let mask = self.next_mask()?;
+        let c = self.control_area();
+        let previous_message = self.send.wire_message;
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let frame = match (ty.data(), payload) {
+            (Some((kind, ends)), SendPayload::Bytes(bytes)) => {
+                let opcode = match self.send.wire_message {
+                    None => match kind {
+                        MessageKind::Text => OpCode::Text,
+                        MessageKind::Binary => OpCode::Binary,
+                    },
+                    Some(k) if k == kind => OpCode::Continuation,
+                    Some(_) => {
+                        self.finish_head();
+                        return Ok(false);
+                    }
+                };
+                self.send.wire_message = if ends { None } else { Some(kind) };
+                let len = bytes.len() as usize;
+                let h = FrameHeader { fin: ends, opcode, mask, payload_len: len as u64, header_len: 0 };
+                let header_len = h.encode(&mut header);
+                let key = mask.filter(|k| *k != [0; 4]);
+                let contiguous = key.is_some() && header_len + len <= CONTROL_AREA_SIZE as usize;
+                let out = self.region.slice_mut(c..c + header_len + if contiguous { len } else { 0 });
+                out[..header_len].copy_from_slice(&header[..header_len]);
+                if let (true, Some(k)) = (contiguous, key) {
+                    frame::mask_copy(&mut out[header_len..], bytes.bytes(0..len), k, 0);
+                }
+                Frame {
+                    header_len,
+                    header_sent: false,
+                    payload_len: len,
+                    sent: 0,
+                    key,
+                    contiguous,
+                    untouched: true,
+                    previous_message,
+                }
+            }
+            (None, _) => {
+                let (opcode, status, body) = match payload {
+                    SendPayload::Close { status, reason } => (OpCode::Close, status, reason),
+                    SendPayload::Bytes(b) if ty == BufferType::PingPong => (OpCode::Ping, None, b),
+                    SendPayload::Bytes(b) => (OpCode::Pong, None, b),
+                };
+                let header_len = self.write_control_frame(opcode, status, body, mask);
+                Frame {
+                    header_len,
+                    header_sent: false,
+                    payload_len: 0,
+                    sent: 0,
+                    key: None,
+                    contiguous: true,
+                    untouched: true,
+                    previous_message,
+                }
+            }
+            (Some(_), SendPayload::Close { .. }) => {
+                self.finish_head();
+                return Ok(false);
+            }
+        };
+        if let Some(op) = self.send.ops.front_mut() {
+            op.progress = Progress::Framing(frame);
+        }
+        self.channel = Channel::UserFrame;
+        Ok(true)
+    }
+
+    /// Writes a whole control frame into C (status + body as payload, masked when `mask` is
+    /// given) and returns its length.
+    pub(super) fn write_control_frame(
+        &mut self,
+        opcode: OpCode,
+        status: Option<u16>,
+        body: CallerBytes,
+        mask: Option<[u8; 4]>,
+    ) -> usize {
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        let mut len = 0;
+        if let Some(s) = status {
+            payload[..2].copy_from_slice(&s.to_be_bytes());
+            len = 2;
+        }
+        let body_len = body.len() as usize;
+        payload[len..len + body_len].copy_from_slice(body.bytes(0..body_len));
+        len += body_len;
+        self.write_control_bytes(opcode, &payload[..len], mask)
+    }
+
+    /// Writes a whole control frame with `payload` into C and returns its length.
+    pub(super) fn write_control_bytes(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        mask: Option<[u8; 4]>,
+    ) -> usize {
+        let c = self.control_area();
+        let h = FrameHeader { fin: true, opcode, mask, payload_len: payload.len() as u64, header_len: 0 };
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let header_len = h.encode(&mut header);
+        let out = self.region.slice_mut(c..c + header_len + payload.len());
+        out[..header_len].copy_from_slice(&header[..header_len]);
+        match mask {
+            Some(k) => frame::mask_copy(&mut out[header_len..], payload, k, 0),
+            None => out[header_len..].copy_from_slice(payload),
+        }
+        header_len + payload.len()
+    }
+
+    /// The next SEND_TO_NETWORK of the head operation's frame.
+    fn next_frame_action(&mut self, capacity: usize) -> Action {
+        let c = self.control_area();
+        let s = self.send_area();
+        let op = match self.send.ops.front() {
+            Some(op) => op,
+            None => return Action::NONE,
+        };
+        let (ty, context) = (op.ty, op.context);
+        let bytes = match op.payload {
+            SendPayload::Bytes(b) => b,
+            SendPayload::Close { .. } => CallerBytes::EMPTY,
+        };
+        let (contiguous, header_len, header_sent, sent, payload_len, key) = match &op.progress {
+            Progress::Framing(f) => (f.contiguous, f.header_len, f.header_sent, f.sent, f.payload_len, f.key),
+            _ => return Action::NONE,
+        };
+        let mut action = Action {
+            kind: ActionKind::SendToNetwork,
+            buffer_type: ty.raw(),
+            app_context: Some(context),
+            ..Action::NONE
+        };
+        let mut total = 0usize;
+        let mut header = false;
+        let mut payload = 0usize;
+        if contiguous {
+            let len = header_len + payload_len;
+            action.buffers[0] = Buffer::Data { ptr: self.region.ptr(c), len: len as u32 };
+            action.count = 1;
+            total = len;
+            header = true;
+            payload = payload_len;
+        } else {
+            if !header_sent {
+                action.buffers[0] = Buffer::Data { ptr: self.region.ptr(c), len: header_len as u32 };
+                action.count = 1;
+                total = header_len;
+                header = true;
+            }
+            if sent < payload_len && action.count < capacity {
+                let (ptr, n) = match key {
+                    None => (bytes.ptr(sent), payload_len - sent),
+                    Some(k) => {
+                        let n = (payload_len - sent).min(s.len());
+                        let src = bytes.bytes(sent..sent + n);
+                        frame::mask_copy(self.region.slice_mut(s.start..s.start + n), src, k, sent as u64);
+                        (self.region.ptr(s.start), n)
+                    }
+                };
+                action.buffers[action.count] = Buffer::Data { ptr, len: n as u32 };
+                action.count += 1;
+                total += n;
+                payload = n;
+            }
+        }
+        let token = self.token();
+        action.token = token;
+        self.send.out = Some(Outstanding::Frame { token, bytes: total as u32, header, payload });
+        action
+    }
+
+    /// CompleteAction for the send side's outstanding action.
+    pub(super) fn complete_send(&mut self, transferred: u32) {
+        match self.send.out.take() {
+            Some(Outstanding::Indicate { .. }) => {
+                self.send.ops.pop_front();
+            }
+            Some(Outstanding::Frame { bytes, header, payload, .. }) => {
+                let aborted = self.aborted;
+                let mut withdrawn = false;
+                let mut broken = false;
+                let mut done = false;
+                if let Some(op) = self.send.ops.front_mut() {
+                    if let Progress::Framing(f) = &mut op.progress {
+                        if aborted {
+                            done = true;
+                        } else if transferred >= bytes {
+                            f.header_sent |= header;
+                            f.sent += payload;
+                            f.untouched = false;
+                            done = f.header_sent && f.sent >= f.payload_len;
+                        } else {
+                            // A short write cancels the operation (spec §9.5.5).
+                            done = true;
+                            if f.untouched && transferred == 0 {
+                                withdrawn = true;
+                                self.send.wire_message = f.previous_message;
+                            } else {
+                                broken = true;
+                            }
+                        }
+                    }
+                    if done {
+                        op.progress = Progress::Finished;
+                    }
+                }
+                if done {
+                    self.channel = Channel::Free;
+                }
+                if broken {
+                    self.send.broken = true;
+                }
+                if withdrawn {
+                    self.send.recompute_queued_message();
+                }
+            }
+            None => {}
+        }
+    }
+}
