@@ -25,7 +25,7 @@ const CHUNK_BITS: u32 = 10;
 const CHUNK_SLOTS: usize = 1 << CHUNK_BITS;
 const MAX_CHUNKS: usize = 1024;
 /// Most handles alive at once.
-pub const MAX_HANDLES: usize = CHUNK_SLOTS * MAX_CHUNKS;
+pub(crate) const MAX_HANDLES: usize = CHUNK_SLOTS * MAX_CHUNKS;
 
 #[repr(align(64))]
 struct Slot {
