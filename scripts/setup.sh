@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs everything the build, the demo and the test suite need on a fresh Debian machine.
+# Idempotent: each step checks first. Usage: scripts/setup.sh [base|windows|peers|browser|bench|all]...
+# Peers go under .deps/ in the repository (ignored by git); system packages through apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DEPS=$ROOT/.deps
+groups=("${@:-all}")
+
+want() { for g in "${groups[@]}"; do [[ $g == all || $g == "$1" ]] && return 0; done; return 1; }
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  if [[ $apt_updated -eq 0 ]]; then $sudo apt-get update -q >/dev/null; apt_updated=1; fi
+  echo "setup: apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if want base; then
+  apt_install gcc g++ make valgrind clang libclang-rt-14-dev python3 binutils
+  command -v cargo >/dev/null || { echo "setup: cargo (rustup) is required" >&2; exit 1; }
+fi
+
+if want windows; then
+  # Debian's rustc 1.63 + the Windows std (the only Rust here that targets Windows), mingw, Wine.
+  apt_install rustc cargo libstd-rust-dev-windows gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 \
+    gcc-mingw-w64-i686 wine wine64
+fi
+
+if want peers; then
+  command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+  if [[ ! -x $DEPS/venv/bin/python ]] || ! "$DEPS/venv/bin/python" -c 'import websockets' 2>/dev/null; then
+    echo "setup: python venv with websockets"
+    python3 -m venv "$DEPS/venv"
+    "$DEPS/venv/bin/pip" install -q --disable-pip-version-check 'websockets>=12,<16'
+  fi
+  if [[ ! -d $DEPS/node/node_modules/ws ]]; then
+    echo "setup: npm ws"
+    mkdir -p "$DEPS/node"
+    (cd "$DEPS/node" && [[ -f package.json ]] || echo '{"private":true}' > package.json)
+    (cd "$DEPS/node" && npm install --silent --no-audit --no-fund ws@8 >/dev/null)
+  fi
+fi
+
+if want browser; then
+  apt_install chromium fonts-dejavu-core
+  if [[ ! -d $DEPS/node/node_modules/playwright-core ]]; then
+    echo "setup: npm playwright-core"
+    mkdir -p "$DEPS/node"
+    (cd "$DEPS/node" && [[ -f package.json ]] || echo '{"private":true}' > package.json)
+    (cd "$DEPS/node" && npm install --silent --no-audit --no-fund playwright-core@1 >/dev/null)
+  fi
+fi
+
+if want bench; then
+  apt_install libwslay-dev pkg-config
+fi
+echo "setup: done (${groups[*]})"

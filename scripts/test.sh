@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: sets up what it needs (scripts/setup.sh), then runs every suite.
+# Each suite prints its own closing line; this script ends with a plain "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh all || { echo "test: setup failed" >&2; exit 1; }
+
+passed=0; failed=0; failures=()
+suite() {
+  local name=$1; shift
+  echo "=== $name: $*"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+}
+
+suite rust cargo test --all-targets
+suite doctest cargo test --doc
+
+echo "=== suites: ${failures[*]:-all green}"
+echo "suites: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
