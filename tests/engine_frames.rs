@@ -1,0 +1,467 @@
+//! RFC 6455 §5.7 golden frames and the spec's §16.2 / §16.3 vectors, sent and received through
+//! the C ABI, whole and split at every byte; every peer violation of spec §9.7.
+
+mod common;
+
+use std::collections::VecDeque;
+
+use common::*;
+use websocket::ffi::*;
+
+/// Sends one operation on a fresh open server handle and returns (bytes, buffer count of the
+/// first SEND_TO_NETWORK).
+fn server_sends(f: impl Fn(&Handle) -> i32) -> (Vec<u8>, usize) {
+    let s = open_server(&[]);
+    assert_eq!(f(&s), 0);
+    let first = s.get(SEND, 2);
+    assert_eq!(first.action, SEND_TO_NETWORK);
+    let count = first.buffers.len();
+    let mut wire = first.all_bytes();
+    s.complete(&first, wire.len() as u32);
+    let (rest, done) = s.drain_send(SEND, 2);
+    wire.extend(rest);
+    assert_eq!(done, vec![7]);
+    (wire, count)
+}
+
+#[test]
+fn server_frames_match_spec_16_2() {
+    assert_eq!(server_sends(|s| s.send(UTF8_MESSAGE, b"Hello", 7)), (hex("81 05 48 65 6c 6c 6f"), 2));
+    assert_eq!(server_sends(|s| s.send_close(1000, b"", 7)).0, hex("88 02 03 e8"));
+    assert_eq!(server_sends(|s| s.send_null(CLOSE, 7)), (hex("88 00"), 1));
+    assert_eq!(server_sends(|s| s.send_null(PING_PONG, 7)), (hex("89 00"), 1));
+    assert_eq!(server_sends(|s| s.send_null(UNSOLICITED_PONG, 7)), (hex("8a 00"), 1));
+    assert_eq!(server_sends(|s| s.send_close(1005, b"", 7)).0, hex("88 00"));
+    assert_eq!(server_sends(|s| s.send_close(1001, b"bye", 7)).0, hex("88 05 03 e9 62 79 65"));
+    assert_eq!(server_sends(|s| s.send_close(65535, b"", 7)).0, hex("88 02 ff ff"));
+    assert_eq!(server_sends(|s| s.send(PING_PONG, b"abc", 7)).0, hex("89 03 61 62 63"));
+    assert_eq!(server_sends(|s| s.send(UTF8_MESSAGE, b"", 7)), (hex("81 00"), 1));
+
+    let payload: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
+    let (wire, _) = server_sends(|s| s.send(BINARY_MESSAGE, &payload, 7));
+    assert_eq!(&wire[..4], &hex("82 7e 00 c8")[..]);
+    assert_eq!(&wire[4..], &payload[..]);
+    let big = vec![0x5A; 65_536];
+    let (wire, _) = server_sends(|s| s.send(BINARY_MESSAGE, &big, 7));
+    assert_eq!(&wire[..10], &hex("82 7f 00 00 00 00 00 01 00 00")[..]);
+    assert_eq!(wire.len(), 65_546);
+}
+
+#[test]
+fn server_payload_is_sent_in_place() {
+    let s = open_server(&[]);
+    let payload = b"in place".to_vec();
+    assert_eq!(s.send(BINARY_MESSAGE, &payload, 1), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!(a.buffers.len(), 2);
+    assert_eq!(a.buffers[1].bytes(), (payload.as_ptr() as *mut u8, 8));
+    assert_eq!(a.ty, BINARY_MESSAGE);
+    assert_eq!(a.app, 1);
+    // With one slot the header and the payload come as two actions.
+    s.complete(&a, 10);
+    let done = s.get(SEND, 1);
+    assert_eq!(done.action, INDICATE_SEND_COMPLETE);
+    s.complete(&done, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, &payload, 2), 0);
+    let h = s.get(SEND, 1);
+    assert_eq!(h.all_bytes(), hex("82 08"));
+    s.complete(&h, 2);
+    let p = s.get(SEND, 1);
+    assert_eq!(p.buffers[0].bytes(), (payload.as_ptr() as *mut u8, 8));
+    s.complete(&p, 8);
+    assert_eq!(s.get(SEND, 1).action, INDICATE_SEND_COMPLETE);
+}
+
+#[test]
+fn fragments_use_continuation_opcodes() {
+    let s = open_server(&[]);
+    assert_eq!(s.send(UTF8_FRAGMENT, b"Hel", 1), 0);
+    assert_eq!(s.send(PING_PONG, b"", 2), 0);
+    assert_eq!(s.send(UTF8_MESSAGE, b"lo", 3), 0);
+    let (wire, done) = s.drain_send(SEND, 2);
+    assert_eq!(wire, hex("01 03 48 65 6c 89 00 80 02 6c 6f"));
+    assert_eq!(done, vec![1, 2, 3]);
+    // A binary send inside an unfinished text message is refused; the text can continue.
+    assert_eq!(s.send(UTF8_FRAGMENT, b"a", 4), 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"b", 5), E_INVALID_PROTOCOL_OPERATION);
+    assert_eq!(s.send(UTF8_MESSAGE, b"c", 6), 0);
+    assert_eq!(s.drain_send(SEND, 2).0, hex("01 01 61 80 01 63"));
+}
+
+#[test]
+fn client_with_disabled_masking_uses_the_zero_key() {
+    let one = 1u32;
+    let c = client_open(&[prop(2, &one)]);
+    assert_eq!(c.send(UTF8_MESSAGE, b"Hello", 0), 0);
+    let a = c.get(SEND, 2);
+    assert_eq!(a.buffers.len(), 2, "zero-key payload goes out in place");
+    assert_eq!(a.all_bytes(), hex("81 85 00 00 00 00 48 65 6c 6c 6f"));
+}
+
+#[test]
+fn client_masks_with_a_fresh_key_per_frame_and_keeps_the_payload() {
+    let c = client_open(&[]);
+    let payload = b"Hello".to_vec();
+    let mut keys = Vec::new();
+    for _ in 0..8 {
+        assert_eq!(c.send(UTF8_MESSAGE, &payload, 0), 0);
+        let (wire, _) = c.drain_send(SEND, 2);
+        assert_eq!(&wire[..2], &[0x81, 0x85]);
+        let key = [wire[2], wire[3], wire[4], wire[5]];
+        let clear: Vec<u8> = wire[6..].iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect();
+        assert_eq!(clear, b"Hello");
+        keys.push(key);
+    }
+    assert_eq!(payload, b"Hello", "the caller's payload is never modified");
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 8, "every frame has its own key");
+}
+
+#[test]
+fn client_small_masked_frame_is_one_contiguous_buffer() {
+    let c = client_open(&[]);
+    let payload = [7u8; 100];
+    assert_eq!(c.send(BINARY_MESSAGE, &payload, 9), 0);
+    let a = c.get(SEND, 2);
+    assert_eq!(a.buffers.len(), 1);
+    assert_eq!(a.all_bytes().len(), 106);
+}
+
+#[test]
+fn client_masked_chunks_go_through_the_send_area() {
+    let sbs = 16u32;
+    let c = client_open(&[prop(1, &sbs)]);
+    let payload: Vec<u8> = (0..200u8).collect();
+    assert_eq!(c.send(BINARY_MESSAGE, &payload, 9), 0);
+    let mut wire = Vec::new();
+    let mut actions = 0;
+    loop {
+        let a = c.get(SEND, 2);
+        if a.action != SEND_TO_NETWORK {
+            assert_eq!(a.action, INDICATE_SEND_COMPLETE);
+            break;
+        }
+        actions += 1;
+        for (p, n) in a.buffers.iter().map(|b| b.bytes()) {
+            assert!(n <= 16, "masked chunks are at most SBS bytes");
+            assert!(!(payload.as_ptr()..payload.as_ptr().wrapping_add(200)).contains(&(p as *const u8)));
+        }
+        let b = a.all_bytes();
+        wire.extend_from_slice(&b);
+        c.complete(&a, b.len() as u32);
+    }
+    assert_eq!(actions, 13, "header + first 16 bytes, then 12 more chunks of at most 16");
+    assert_eq!(&wire[..4], &[0x82, 0xFE, 0x00, 0xC8]);
+    let key = [wire[4], wire[5], wire[6], wire[7]];
+    let clear: Vec<u8> = wire[8..].iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect();
+    assert_eq!(clear, payload);
+}
+
+fn client_open(props: &[WEB_SOCKET_PROPERTY]) -> Handle {
+    open_pair(props, &[]).0
+}
+
+/// Feeds `bytes` to a fresh server handle with the given read sizes and reports what one
+/// receive operation produced: the events (auto pongs as `Pong` with their wire bytes prefixed
+/// by 0xFF) or the failing HRESULT.
+fn server_receives(
+    props: &[WEB_SOCKET_PROPERTY],
+    bytes: &[u8],
+    splits: &[usize],
+) -> Result<Vec<Outcome>, i32> {
+    let s = open_server(props);
+    let mut input: VecDeque<&[u8]> = VecDeque::new();
+    let mut at = 0;
+    for &cut in splits.iter().chain(std::iter::once(&bytes.len())) {
+        if cut > at {
+            input.push_back(&bytes[at..cut]);
+            at = cut;
+        }
+    }
+    let mut out = Vec::new();
+    assert_eq!(s.receive(3), 0);
+    for _ in 0..10_000 {
+        let a = s.get(RECEIVE, 1);
+        if a.hr != 0 {
+            assert_eq!((a.action, a.buffers.len(), a.token), (NO_ACTION, 0, 0));
+            // Failed state: the pending receive drains in the aborted shape, then NO_ACTION.
+            let ind = s.get(RECEIVE, 1);
+            assert_eq!(
+                (ind.hr, ind.action, ind.ty, ind.status()),
+                (0, INDICATE_RECEIVE_COMPLETE, CLOSE, 1006)
+            );
+            assert!(ind.reason_ptr().is_null());
+            s.complete(&ind, 0);
+            assert_eq!(s.get(RECEIVE, 1).action, NO_ACTION);
+            assert_eq!(s.receive(0), E_INVALID_PROTOCOL_OPERATION);
+            return Err(a.hr);
+        }
+        match a.action {
+            RECEIVE_FROM_NETWORK => match input.pop_front() {
+                None => return Ok(out),
+                Some(piece) => {
+                    let (p, cap) = a.buffers[0].bytes();
+                    assert!(piece.len() <= cap as usize);
+                    unsafe { std::ptr::copy_nonoverlapping(piece.as_ptr(), p, piece.len()) };
+                    s.complete(&a, piece.len() as u32);
+                }
+            },
+            SEND_TO_NETWORK => {
+                assert_eq!((a.buffers.len(), a.ty, a.app), (1, PING_PONG, APP_SENTINEL));
+                out.push(Outcome::Sent(a.all_bytes()));
+                s.complete(&a, a.all_bytes().len() as u32);
+            }
+            INDICATE_RECEIVE_COMPLETE => {
+                let reason = if a.ty == CLOSE && a.reason_ptr().is_null() { None } else { Some(a.bytes(0)) };
+                out.push(Outcome::Indicated(a.ty, reason, if a.ty == CLOSE { a.status() } else { 0 }));
+                s.complete(&a, 0);
+                assert_eq!(s.get(RECEIVE, 1).action, NO_ACTION, "NO_ACTION after an indication");
+                if a.ty == CLOSE {
+                    return Ok(out);
+                }
+                assert_eq!(s.receive(3), 0);
+            }
+            other => panic!("action {other} while a receive is pending"),
+        }
+    }
+    panic!("no progress");
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Sent(Vec<u8>),
+    Indicated(u32, Option<Vec<u8>>, u16),
+}
+
+/// Runs `bytes` whole, split at every point, and one byte per read; all must agree on the
+/// messages (data chunks are merged since the split decides how they are cut).
+fn every_split(props: &[WEB_SOCKET_PROPERTY], bytes: &[u8]) -> Result<Vec<Outcome>, i32> {
+    let whole = server_receives(props, bytes, &[]).map(merge);
+    for cut in 1..bytes.len() {
+        assert_eq!(server_receives(props, bytes, &[cut]).map(merge), whole, "split at {cut}");
+    }
+    let ones: Vec<usize> = (1..bytes.len()).collect();
+    assert_eq!(server_receives(props, bytes, &ones).map(merge), whole, "one byte per read");
+    whole
+}
+
+/// Merges FRAGMENT pieces into the MESSAGE piece that ends them.
+fn merge(events: Vec<Outcome>) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    for e in events {
+        match e {
+            Outcome::Indicated(ty @ (UTF8_FRAGMENT | BINARY_FRAGMENT), Some(b), _) => {
+                pending.extend(b);
+                let _ = ty;
+            }
+            Outcome::Indicated(ty @ (UTF8_MESSAGE | BINARY_MESSAGE), Some(b), s) => {
+                pending.extend(b);
+                out.push(Outcome::Indicated(ty, Some(std::mem::take(&mut pending)), s));
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    assert!(payload.len() <= 125);
+    let mut v = vec![first, 0x80 | payload.len() as u8];
+    v.extend_from_slice(&key);
+    v.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    v
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
+}
+
+#[test]
+fn rfc6455_masked_hello_is_received() {
+    let frame = hex("81 85 37 fa 21 3d 7f 9f 4d 51 58");
+    assert_eq!(
+        every_split(&[], &frame),
+        Ok(vec![Outcome::Indicated(UTF8_MESSAGE, Some(b"Hello".to_vec()), 0)])
+    );
+}
+
+#[test]
+fn spec_16_3_receive_vectors() {
+    let text = |b: &[u8]| Outcome::Indicated(UTF8_MESSAGE, Some(b.to_vec()), 0);
+    assert_eq!(every_split(&[], &masked(0x81, b"Hello")), Ok(vec![text(b"Hello")]));
+    assert_eq!(every_split(&[], &masked(0x81, &[0xc3, 0x28])), Err(E_INVALID_PROTOCOL_FORMAT));
+    assert_eq!(
+        every_split(&[], &masked(0x88, &[0x03, 0xe8])),
+        Ok(vec![Outcome::Indicated(CLOSE, Some(vec![]), 1000)]),
+        "non-NULL empty reason"
+    );
+    assert_eq!(every_split(&[], &masked(0x88, &[])), Ok(vec![Outcome::Indicated(CLOSE, None, 1005)]));
+    assert_eq!(every_split(&[], &masked(0x88, &[0x03, 0xed])), Err(E_INVALID_PROTOCOL_FORMAT));
+    let mut ping_then_text = masked(0x89, b"abc");
+    ping_then_text.extend(masked(0x81, b"x"));
+    assert_eq!(
+        every_split(&[], &ping_then_text),
+        Ok(vec![Outcome::Sent(hex("8a 03 61 62 63")), text(b"x")]),
+        "the pong goes out, then the receive continues"
+    );
+    assert_eq!(
+        every_split(&[], &masked(0x8a, &[])),
+        Ok(vec![Outcome::Indicated(PING_PONG, Some(vec![]), 0)])
+    );
+    assert_eq!(every_split(&[], &hex("81 05 48 65 6c 6c 6f")), Err(E_INVALID_PROTOCOL_FORMAT));
+}
+
+#[test]
+fn fragmented_message_with_interleaved_ping() {
+    let mut bytes = masked(0x01, b"Hel");
+    bytes.extend(masked(0x89, b"p"));
+    bytes.extend(masked(0x80, b"lo"));
+    let got = every_split(&[], &bytes).unwrap();
+    assert_eq!(
+        got,
+        vec![Outcome::Sent(hex("8a 01 70")), Outcome::Indicated(UTF8_MESSAGE, Some(b"Hello".to_vec()), 0)]
+    );
+}
+
+#[test]
+fn utf8_split_across_frames_and_reads() {
+    let text = "κόσμε €𝄞".as_bytes();
+    // Cut the text inside a multi-byte character at every position, across two frames.
+    for cut in 1..text.len() {
+        let mut bytes = masked(0x01, &text[..cut]);
+        bytes.extend(masked(0x80, &text[cut..]));
+        let got = server_receives(&[], &bytes, &[]).map(merge);
+        assert_eq!(got, Ok(vec![Outcome::Indicated(UTF8_MESSAGE, Some(text.to_vec()), 0)]), "cut {cut}");
+    }
+    // A message that ends inside a code point is invalid, however it is split.
+    assert_eq!(every_split(&[], &masked(0x81, &text[..text.len() - 1])), Err(E_INVALID_PROTOCOL_FORMAT));
+}
+
+#[test]
+fn disabled_utf8_verification_delivers_invalid_text() {
+    let one = 1u32;
+    assert_eq!(
+        every_split(&[prop(4, &one)], &masked(0x81, &[0xc3, 0x28])),
+        Ok(vec![Outcome::Indicated(UTF8_MESSAGE, Some(vec![0xc3, 0x28]), 0)])
+    );
+}
+
+#[test]
+fn disabled_masking_lets_a_server_accept_unmasked_frames() {
+    let one = 1u32;
+    let got = every_split(&[prop(2, &one)], &hex("81 05 48 65 6c 6c 6f"));
+    assert_eq!(got, Ok(vec![Outcome::Indicated(UTF8_MESSAGE, Some(b"Hello".to_vec()), 0)]));
+}
+
+#[test]
+fn empty_messages_and_empty_fragments() {
+    let mut bytes = masked(0x01, b"");
+    bytes.extend(masked(0x00, b"a"));
+    bytes.extend(masked(0x00, b""));
+    bytes.extend(masked(0x80, b""));
+    bytes.extend(masked(0x82, b""));
+    let got = server_receives(&[], &bytes, &[]).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            Outcome::Indicated(UTF8_FRAGMENT, Some(b"a".to_vec()), 0),
+            Outcome::Indicated(UTF8_MESSAGE, Some(vec![]), 0),
+            Outcome::Indicated(BINARY_MESSAGE, Some(vec![]), 0),
+        ]
+    );
+}
+
+#[test]
+fn peer_violations_of_spec_9_7() {
+    let f = E_INVALID_PROTOCOL_FORMAT;
+    let o = E_INVALID_PROTOCOL_OPERATION;
+    let cases: Vec<(&str, Vec<u8>, i32)> = vec![
+        ("RSV1", masked(0xC1, b"x"), f),
+        ("RSV2", masked(0xA1, b"x"), f),
+        ("RSV3", masked(0x91, b"x"), f),
+        ("opcode 3", masked(0x83, b""), f),
+        ("opcode 7", masked(0x87, b""), f),
+        ("opcode B", masked(0x8B, b""), f),
+        ("opcode F", masked(0x8F, b""), f),
+        ("fragmented ping", masked(0x09, b""), f),
+        ("fragmented close", masked(0x08, b""), f),
+        ("126-byte ping", [&hex("89 fe 00 7e 00 00 00 00")[..], &[0u8; 126][..]].concat(), f),
+        ("64-bit length top bit", hex("82 ff 80 00 00 00 00 00 00 00 00 00 00 00"), f),
+        ("unmasked client frame", hex("82 01 00"), f),
+        ("close with 1 byte", masked(0x88, &[0x03]), f),
+        ("close 999", masked(0x88, &[0x03, 0xe7]), f),
+        ("close 1005", masked(0x88, &[0x03, 0xed]), f),
+        ("close 1006", masked(0x88, &[0x03, 0xee]), f),
+        ("close 1015", masked(0x88, &[0x03, 0xf7]), f),
+        ("close 0", masked(0x88, &[0x00, 0x00]), f),
+        ("close reason not UTF-8", masked(0x88, &[0x03, 0xe8, 0xff]), f),
+        ("text not UTF-8", masked(0x81, &[0xed, 0xa0, 0x80]), f),
+        ("continuation without start", masked(0x80, b"x"), o),
+        ("text inside fragmented text", [masked(0x01, b"a"), masked(0x81, b"b")].concat(), o),
+        ("binary inside fragmented text", [masked(0x01, b"a"), masked(0x82, b"b")].concat(), o),
+    ];
+    for (name, bytes, hr) in cases {
+        let got = server_receives(&[], &bytes, &[]);
+        assert_eq!(got.map(merge), Err(hr), "{name}");
+        let ones: Vec<usize> = (1..bytes.len()).collect();
+        assert_eq!(server_receives(&[], &bytes, &ones).map(merge), Err(hr), "{name}, byte by byte");
+    }
+}
+
+#[test]
+fn accepted_close_codes() {
+    for code in [1000u16, 1001, 1002, 1003, 1004, 1007, 1011, 1012, 1016, 2999, 3000, 4999, 5000, 65535] {
+        let got = server_receives(&[], &masked(0x88, &code.to_be_bytes()), &[]);
+        assert_eq!(got, Ok(vec![Outcome::Indicated(CLOSE, Some(vec![]), code)]), "{code}");
+    }
+}
+
+#[test]
+fn client_rejects_masked_frames_from_the_server() {
+    let (c, _s) = open_pair(&[], &[]);
+    assert_eq!(c.receive(0), 0);
+    let a = c.get(RECEIVE, 1);
+    let frame = masked(0x81, b"x");
+    let (p, _) = a.buffers[0].bytes();
+    unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), p, frame.len()) };
+    c.complete(&a, frame.len() as u32);
+    assert_eq!(c.get(RECEIVE, 1).hr, E_INVALID_PROTOCOL_FORMAT);
+}
+
+#[test]
+fn huge_length_claims_allocate_nothing_and_stream() {
+    // A frame that announces 2^63 - 1 bytes is delivered as it arrives, in pieces bounded by the
+    // receive area; nothing follows the claim.
+    let s = open_server(&[]);
+    let mut bytes = hex("82 ff 7f ff ff ff ff ff ff ff 00 00 00 00");
+    bytes.extend(vec![0xAB; 10_000]);
+    let mut input: VecDeque<u8> = bytes.into_iter().collect();
+    let mut delivered = 0;
+    assert_eq!(s.receive(0x5EC), 0);
+    while !input.is_empty() {
+        let a = s.get(RECEIVE, 1);
+        match a.action {
+            RECEIVE_FROM_NETWORK => {
+                let (p, cap) = a.buffers[0].bytes();
+                let n = input.len().min(cap as usize);
+                for i in 0..n {
+                    unsafe { *p.add(i) = input.pop_front().unwrap() };
+                }
+                s.complete(&a, n as u32);
+            }
+            INDICATE_RECEIVE_COMPLETE => {
+                assert_eq!(a.ty, BINARY_FRAGMENT);
+                assert!(a.bytes(0).iter().all(|b| *b == 0xAB));
+                assert!(a.bytes(0).len() <= 4096);
+                delivered += a.bytes(0).len();
+                s.complete(&a, 0);
+                assert_eq!(s.receive(0x5EC), 0);
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert!(delivered >= 10_000 - 4096);
+}
