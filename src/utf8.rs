@@ -1,7 +1,9 @@
 //! Streaming UTF-8 validation (RFC 3629) that survives any split of a message into chunks.
 //!
-//! Whole runs are checked by the standard library's validator; only a code point cut by a chunk
-//! boundary is carried over (at most 3 bytes). Overlong forms, surrogates (U+D800-U+DFFF) and
+//! Whole runs are checked by `simdutf8` (SIMD picked at run time, with a scalar fallback; the same
+//! answers as the standard library's validator, several times faster on non-ASCII text); only a
+//! code point cut by a chunk boundary is carried over (at most 3 bytes) and finished with the
+//! standard library's validator. Overlong forms, surrogates (U+D800-U+DFFF) and
 //! values above U+10FFFF are rejected, as is a message that ends inside a code point.
 #![forbid(unsafe_code)]
 
@@ -51,7 +53,7 @@ impl Utf8Validator {
             }
             partial_len = 0;
         }
-        match core::str::from_utf8(rest) {
+        match simdutf8::compat::from_utf8(rest) {
             Ok(_) => {}
             Err(e) => {
                 if e.error_len().is_some() {

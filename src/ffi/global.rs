@@ -13,8 +13,9 @@ use crate::error::{Error, Result};
 /// In: `*ulSize` = capacity of `pvValue` in bytes. Out: the value (written unaligned) and
 /// `*ulSize` = bytes written.
 ///
-/// Errors: E_INVALIDARG (other types, NULL pointers); HRESULT_FROM_WIN32(ERROR_INSUFFICIENT_BUFFER)
-/// when the capacity is too small, with `*ulSize` set to the size needed. Thread-safe.
+/// Errors: E_INVALIDARG (other types, NULL `ulSize`, NULL `pvValue` with enough capacity);
+/// HRESULT_FROM_WIN32(ERROR_INSUFFICIENT_BUFFER) when the capacity is too small, with `*ulSize`
+/// set to the size needed (so `(NULL, &0)` asks for the size). Thread-safe.
 ///
 /// # Safety
 /// `pvValue` must be NULL or writable for `*ulSize` bytes; `ulSize` NULL or readable and writable.
@@ -36,16 +37,17 @@ unsafe fn global_property(ty: i32, value: PVOID, size: *mut ULONG) -> Result<()>
         SUPPORTED_VERSIONS => SUPPORTED_VERSION,
         other => return Err(Error::BadPropertyType(other)),
     };
-    if value.is_null() {
-        return Err(Error::NullPointer);
-    }
     // SAFETY: per the contract (NULL is checked by `read`).
     let capacity = unsafe { read(size) }?;
     let needed = core::mem::size_of::<u32>() as ULONG;
     if capacity < needed {
+        // The size query works with any `pvValue`, NULL included.
         // SAFETY: `size` is non-NULL (read succeeded) and writable.
         unsafe { write(size, needed) }?;
         return Err(Error::InsufficientBuffer);
+    }
+    if value.is_null() {
+        return Err(Error::NullPointer);
     }
     // SAFETY: `value` is non-NULL and writable for at least 4 bytes; `size` as above.
     unsafe {
