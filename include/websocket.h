@@ -418,8 +418,9 @@ extern "C" {
  * In: `*ulSize` = capacity of `pvValue` in bytes. Out: the value (written unaligned) and
  * `*ulSize` = bytes written.
  *
- * Errors: E_INVALIDARG (other types, NULL pointers); HRESULT_FROM_WIN32(ERROR_INSUFFICIENT_BUFFER)
- * when the capacity is too small, with `*ulSize` set to the size needed. Thread-safe.
+ * Errors: E_INVALIDARG (other types, NULL `ulSize`, NULL `pvValue` with enough capacity);
+ * HRESULT_FROM_WIN32(ERROR_INSUFFICIENT_BUFFER) when the capacity is too small, with `*ulSize`
+ * set to the size needed (so `(NULL, &0)` asks for the size). Thread-safe.
  *
  * # Safety
  * `pvValue` must be NULL or writable for `*ulSize` bytes; `ulSize` NULL or readable and writable.

@@ -233,86 +233,93 @@ impl Session {
     }
 
     /// Parses what R holds for the head receive operation. `limit` caps a data chunk (the
-    /// caller's own receive buffer).
+    /// caller's own receive buffer). Data-frame headers are consumed in the same step as the
+    /// payload that follows them; only a ping returns early (its pong goes out first).
     fn parse_step(&mut self, limit: Option<usize>) -> Result<Step> {
-        let verify = !self.config.disable_utf8_verification;
-        if let Some(mut f) = self.recv.frame {
-            let available = self.recv.end - self.recv.start;
-            if available == 0 {
-                return Ok(Step::NeedBytes);
+        loop {
+            if let Some(f) = self.recv.frame {
+                return self.deliver_data(f, limit);
             }
-            let mut n = available.min(usize::try_from(f.remaining).unwrap_or(usize::MAX));
-            if let Some(cap) = limit {
-                n = n.min(cap);
+            let header = match FrameHeader::decode(self.region.slice(self.recv.start..self.recv.end))? {
+                Some(h) => h,
+                None => return Ok(Step::NeedBytes),
+            };
+            match (self.role, header.mask) {
+                (Role::Server, None) if !self.config.disable_masking => return Err(Error::UnmaskedFrame),
+                (Role::Client, Some(_)) => return Err(Error::MaskedFrame),
+                _ => {}
             }
-            let at = self.recv.start;
-            let chunk = self.region.slice_mut(at..at + n);
-            if let Some(key) = f.mask {
-                frame::apply_mask(chunk, key, f.offset);
+            if header.opcode.is_control() {
+                return self.control_frame(header);
             }
-            let last = f.remaining == n as u64;
-            let ends_message = last && f.fin;
-            if verify && f.kind == MessageKind::Text {
-                self.recv.utf8.feed(chunk)?;
-                if ends_message {
-                    self.recv.utf8.finish()?;
-                }
+            let kind = match (header.opcode, self.recv.message) {
+                (OpCode::Continuation, Some(kind)) => kind,
+                (OpCode::Continuation, None) => return Err(Error::UnexpectedContinuation),
+                (_, Some(_)) => return Err(Error::InterleavedMessage),
+                (OpCode::Text, None) => MessageKind::Text,
+                (_, None) => MessageKind::Binary,
+            };
+            if self.recv.message.is_none() {
+                self.recv.utf8 = Utf8Validator::new();
             }
-            f.remaining -= n as u64;
-            f.offset += n as u64;
-            self.recv.start += n;
-            self.recv.frame = if last { None } else { Some(f) };
-            if ends_message {
-                self.recv.message = None;
+            self.recv.message = Some(kind);
+            self.recv.start += header.header_len;
+            if header.payload_len > 0 {
+                self.recv.frame = Some(DataFrame {
+                    remaining: header.payload_len,
+                    fin: header.fin,
+                    kind,
+                    mask: header.mask,
+                    offset: 0,
+                });
+                continue;
             }
-            let buffer = self.data_buffer(at, n);
-            return Ok(Step::Indicate(BufferType::for_data(f.kind, ends_message), buffer));
+            if !header.fin {
+                // Zero-length pieces that do not end a message are not delivered.
+                continue;
+            }
+            if !self.config.disable_utf8_verification && kind == MessageKind::Text {
+                self.recv.utf8.finish()?;
+            }
+            self.recv.message = None;
+            let buffer = self.data_buffer(self.recv.start, 0);
+            return Ok(Step::Indicate(BufferType::for_data(kind, true), buffer));
         }
+    }
 
-        let header = match FrameHeader::decode(self.region.slice(self.recv.start..self.recv.end))? {
-            Some(h) => h,
-            None => return Ok(Step::NeedBytes),
-        };
-        match (self.role, header.mask) {
-            (Role::Server, None) if !self.config.disable_masking => return Err(Error::UnmaskedFrame),
-            (Role::Client, Some(_)) => return Err(Error::MaskedFrame),
-            _ => {}
+    /// Delivers the payload bytes of the current data frame that R holds (unmasked in place and
+    /// validated first), or asks for more.
+    fn deliver_data(&mut self, mut f: DataFrame, limit: Option<usize>) -> Result<Step> {
+        let available = self.recv.end - self.recv.start;
+        if available == 0 {
+            return Ok(Step::NeedBytes);
         }
-        if header.opcode.is_control() {
-            return self.control_frame(header);
+        let mut n = available.min(usize::try_from(f.remaining).unwrap_or(usize::MAX));
+        if let Some(cap) = limit {
+            n = n.min(cap);
         }
-        let kind = match (header.opcode, self.recv.message) {
-            (OpCode::Continuation, Some(kind)) => kind,
-            (OpCode::Continuation, None) => return Err(Error::UnexpectedContinuation),
-            (_, Some(_)) => return Err(Error::InterleavedMessage),
-            (OpCode::Text, None) => MessageKind::Text,
-            (_, None) => MessageKind::Binary,
-        };
-        if self.recv.message.is_none() {
-            self.recv.utf8 = Utf8Validator::new();
+        let at = self.recv.start;
+        let chunk = self.region.slice_mut(at..at + n);
+        if let Some(key) = f.mask {
+            frame::apply_mask(chunk, key, f.offset);
         }
-        self.recv.message = Some(kind);
-        self.recv.start += header.header_len;
-        if header.payload_len > 0 {
-            self.recv.frame = Some(DataFrame {
-                remaining: header.payload_len,
-                fin: header.fin,
-                kind,
-                mask: header.mask,
-                offset: 0,
-            });
-            return Ok(Step::Continue);
+        let last = f.remaining == n as u64;
+        let ends_message = last && f.fin;
+        if !self.config.disable_utf8_verification && f.kind == MessageKind::Text {
+            self.recv.utf8.feed(chunk)?;
+            if ends_message {
+                self.recv.utf8.finish()?;
+            }
         }
-        if !header.fin {
-            // Zero-length pieces that do not end a message are not delivered.
-            return Ok(Step::Continue);
+        f.remaining -= n as u64;
+        f.offset += n as u64;
+        self.recv.start += n;
+        self.recv.frame = if last { None } else { Some(f) };
+        if ends_message {
+            self.recv.message = None;
         }
-        if verify && kind == MessageKind::Text {
-            self.recv.utf8.finish()?;
-        }
-        self.recv.message = None;
-        let buffer = self.data_buffer(self.recv.start, 0);
-        Ok(Step::Indicate(BufferType::for_data(kind, true), buffer))
+        let buffer = self.data_buffer(at, n);
+        Ok(Step::Indicate(BufferType::for_data(f.kind, ends_message), buffer))
     }
 
     /// The buffer describing `n` delivered bytes at `at` in R: in place, or copied into the
