@@ -6,7 +6,7 @@ use super::table;
 use super::types::*;
 use super::{guard, guard_void, read, write};
 use crate::error::{Error, Result};
-use crate::session::{Buffer, BufferType, Queue, SendPayload};
+use crate::session::{Action, BufferType, Queue, SendPayload};
 
 /// Queues one frame for sending. The `WEB_SOCKET_BUFFER` structure is copied during the call;
 /// the payload it points to stays owned by the caller and must stay valid and unchanged until
@@ -115,16 +115,13 @@ pub unsafe extern "system" fn WebSocketGetAction(
         }
         // SAFETY: per this function's contract (NULL is checked).
         let capacity = unsafe { read(pulDataBufferCount) }? as usize;
-        let action = table::with_entry(hWebSocket, |e| e.session.get_action(queue, capacity))?;
+        let mut action = Action::NONE;
+        table::with_entry(hWebSocket, |e| e.session.get_action(queue, capacity, &mut action))?;
         // SAFETY: every output is non-NULL (checked above, or checked by `write`) and writable;
         // `pDataBuffers` has room for `capacity >= action.count` entries.
         unsafe {
             for (i, b) in action.buffers().iter().enumerate() {
-                let out = match *b {
-                    Buffer::Data { ptr, len } => WEB_SOCKET_BUFFER::data(ptr, len),
-                    Buffer::Close { reason, len, status } => WEB_SOCKET_BUFFER::close(reason, len, status),
-                };
-                write(pDataBuffers.add(i), out)?;
+                write(pDataBuffers.add(i), WEB_SOCKET_BUFFER::close(b.ptr, b.len, b.status))?;
             }
             write(pulDataBufferCount, action.count as ULONG)?;
             write(pAction, action.kind as WEB_SOCKET_ACTION_VALUE)?;

@@ -148,29 +148,28 @@ pub enum ActionKind {
     IndicateReceiveComplete = 4,
 }
 
-/// One returned `WEB_SOCKET_BUFFER`.
+/// One returned `WEB_SOCKET_BUFFER`: pointer and length (at the same offsets in both arms) and
+/// the close status of the `CloseStatus` arm (0 for the `Data` arm).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Buffer {
-    /// The `Data` arm.
-    Data {
-        /// Start of the bytes.
-        ptr: *mut u8,
-        /// Their number.
-        len: u32,
-    },
-    /// The `CloseStatus` arm.
-    Close {
-        /// Reason bytes; NULL when the close frame carried no status.
-        reason: *mut u8,
-        /// Reason length.
-        len: u32,
-        /// Close status.
-        status: u16,
-    },
+pub struct Buffer {
+    /// Start of the bytes; for a close without status, NULL.
+    pub ptr: *mut u8,
+    /// Their number.
+    pub len: u32,
+    /// Close status (CloseStatus arm only).
+    pub status: u16,
 }
 
 impl Buffer {
-    const EMPTY: Buffer = Buffer::Data { ptr: core::ptr::null_mut(), len: 0 };
+    const EMPTY: Buffer = Buffer { ptr: core::ptr::null_mut(), len: 0, status: 0 };
+
+    fn data(ptr: *mut u8, len: usize) -> Buffer {
+        Buffer { ptr, len: len as u32, status: 0 }
+    }
+
+    fn close(ptr: *mut u8, len: usize, status: u16) -> Buffer {
+        Buffer { ptr, len: len as u32, status }
+    }
 }
 
 /// What `WebSocketGetAction` reports.
@@ -243,6 +242,8 @@ enum Channel {
 pub struct Session {
     role: Role,
     config: Config,
+    /// The handshake has completed (`phase` is Open); checked first on every data-path call.
+    open: bool,
     phase: Phase,
     region: Region,
     keys: MaskKeys,
@@ -267,6 +268,7 @@ impl Session {
         Ok(Session {
             role,
             config,
+            open: false,
             phase: Phase::Created,
             region,
             keys: MaskKeys::from_os(),
@@ -300,7 +302,7 @@ impl Session {
 
     /// Whether the handshake has completed.
     pub fn is_open(&self) -> bool {
-        matches!(self.phase, Phase::Open)
+        self.open
     }
 
     /// Whether the handle was aborted or failed.
@@ -364,6 +366,7 @@ impl Session {
             }
         }
         self.phase = Phase::Open;
+        self.open = true;
         Ok(selection)
     }
 
@@ -392,6 +395,7 @@ impl Session {
         match self.phase {
             Phase::ServerHandshaking | Phase::Open => {
                 self.phase = Phase::Open;
+                self.open = true;
                 Ok(())
             }
             _ => Err(Error::InvalidState),
@@ -408,10 +412,13 @@ impl Session {
 
     /// Send/Receive/GetAction need an open handle; a server's pending handshake ends here.
     fn ensure_open(&mut self) -> Result<()> {
+        if self.open {
+            return Ok(());
+        }
         match self.phase {
-            Phase::Open => Ok(()),
             Phase::ServerHandshaking => {
                 self.phase = Phase::Open;
+                self.open = true;
                 Ok(())
             }
             _ => Err(Error::InvalidState),
@@ -464,25 +471,23 @@ impl Session {
 
     // --- actions ---------------------------------------------------------------------------
 
-    /// WebSocketGetAction. `capacity` is the number of buffers the caller offers (at least 1).
-    pub fn get_action(&mut self, queue: Queue, capacity: usize) -> Result<Action> {
+    /// WebSocketGetAction: writes the next action of `queue` (NO_ACTION if none) to `out`.
+    /// `capacity` is the number of buffers the caller offers (at least 1).
+    pub fn get_action(&mut self, queue: Queue, capacity: usize, out: &mut Action) -> Result<()> {
         if capacity == 0 {
             return Err(Error::ArrayTooSmall);
         }
         self.ensure_open()?;
-        let action = match queue {
-            Queue::Send => self.poll_send(capacity),
-            Queue::Receive => self.poll_receive()?,
+        let found = match queue {
+            Queue::Send => self.poll_send(capacity, out),
+            Queue::Receive => self.poll_receive(out)?,
             // The outgoing channel first (pending pong, then the head send), then receiving.
-            Queue::All => match self.poll_pong() {
-                Some(a) => Some(a),
-                None => match self.poll_send(capacity) {
-                    Some(a) => Some(a),
-                    None => self.poll_receive()?,
-                },
-            },
+            Queue::All => self.poll_pong(out) || self.poll_send(capacity, out) || self.poll_receive(out)?,
         };
-        Ok(action.unwrap_or(Action::NONE))
+        if !found {
+            *out = Action::NONE;
+        }
+        Ok(())
     }
 
     /// WebSocketCompleteAction. Unknown, stale and NO_ACTION tokens are ignored.

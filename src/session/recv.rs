@@ -122,91 +122,97 @@ impl RecvSide {
 impl Session {
     /// An automatic pong, if one is due and both the receive side and the outgoing channel are
     /// free. It goes out as one contiguous buffer in C, typed PING_PONG, without a context.
-    pub(super) fn poll_pong(&mut self) -> Option<Action> {
-        if self.recv.out.is_some() || self.channel != Channel::Free || self.aborted {
-            return None;
+    pub(super) fn poll_pong(&mut self, out: &mut Action) -> bool {
+        if self.recv.pong.is_none()
+            || self.recv.out.is_some()
+            || self.channel != Channel::Free
+            || self.aborted
+        {
+            return false;
         }
         if self.send.close_queued {
             self.recv.pong = None;
+            return false;
         }
-        let pong = self.recv.pong.take()?;
         let mask = match self.next_mask() {
             Ok(m) => m,
-            Err(_) => return None,
+            Err(_) => return false,
+        };
+        let pong = match self.recv.pong.take() {
+            Some(p) => p,
+            None => return false,
         };
         let len = self.write_control_bytes(OpCode::Pong, &pong.bytes[..pong.len as usize], mask);
         let token = self.token();
         self.recv.out = Some(Outstanding::Pong { token });
         self.channel = Channel::Pong;
-        let mut action = Action {
+        *out = Action {
             kind: ActionKind::SendToNetwork,
+            buffers: [Buffer::data(self.region.ptr(self.control_area()), len), Buffer::EMPTY],
+            count: 1,
             buffer_type: BufferType::PingPong.raw(),
+            app_context: None,
             token,
-            ..Action::NONE
         };
-        action.buffers[0] = Buffer::Data { ptr: self.region.ptr(self.control_area()), len: len as u32 };
-        action.count = 1;
-        Some(action)
+        true
     }
 
     /// The next receive-side action. While a receive operation is pending and nothing is
     /// outstanding this never returns None (spec §9.2 rule 6).
-    pub(super) fn poll_receive(&mut self) -> Result<Option<Action>> {
+    pub(super) fn poll_receive(&mut self, out: &mut Action) -> Result<bool> {
         loop {
             if self.recv.out.is_some() {
-                return Ok(None);
+                return Ok(false);
             }
-            if let Some(pong) = self.poll_pong() {
-                return Ok(Some(pong));
+            if self.poll_pong(out) {
+                return Ok(true);
             }
             let (cancelled, limit) = match self.recv.ops.front() {
-                None => return Ok(None),
+                None => return Ok(false),
                 Some(op) => (op.cancelled, op.buffer.map(|b| b.len() as usize)),
             };
             if self.aborted || cancelled {
-                let close =
-                    Buffer::Close { reason: core::ptr::null_mut(), len: 0, status: ABORTED_CLOSE_STATUS };
-                return Ok(Some(self.indicate_receive(BufferType::Close, close)));
+                let close = Buffer::close(core::ptr::null_mut(), 0, ABORTED_CLOSE_STATUS);
+                self.indicate_receive(BufferType::Close, close, out);
+                return Ok(true);
             }
             if let Some(close) = self.recv.close {
                 let buffer = self.close_buffer(close);
-                return Ok(Some(self.indicate_receive(BufferType::Close, buffer)));
+                self.indicate_receive(BufferType::Close, buffer, out);
+                return Ok(true);
             }
             match self.parse_step(limit) {
                 Ok(Step::Continue) => continue,
-                Ok(Step::NeedBytes) => return Ok(Some(self.receive_from_network())),
-                Ok(Step::Indicate(ty, buffer)) => return Ok(Some(self.indicate_receive(ty, buffer))),
+                Ok(Step::NeedBytes) => self.receive_from_network(out),
+                Ok(Step::Indicate(ty, buffer)) => self.indicate_receive(ty, buffer, out),
                 Err(e) => return Err(self.fail(e)),
             }
+            return Ok(true);
         }
     }
 
     fn close_buffer(&self, close: CloseInfo) -> Buffer {
         match close.reason {
-            None => Buffer::Close { reason: core::ptr::null_mut(), len: 0, status: close.status },
-            Some((at, len)) => {
-                Buffer::Close { reason: self.region.ptr(at), len: len as u32, status: close.status }
-            }
+            None => Buffer::close(core::ptr::null_mut(), 0, close.status),
+            Some((at, len)) => Buffer::close(self.region.ptr(at), len, close.status),
         }
     }
 
-    fn indicate_receive(&mut self, ty: BufferType, buffer: Buffer) -> Action {
+    fn indicate_receive(&mut self, ty: BufferType, buffer: Buffer, out: &mut Action) {
         let token = self.token();
         let context = self.recv.ops.front().map_or(0, |op| op.context);
         self.recv.out = Some(Outstanding::Indicate { token });
-        let mut action = Action {
+        *out = Action {
             kind: ActionKind::IndicateReceiveComplete,
+            buffers: [buffer, Buffer::EMPTY],
+            count: 1,
             buffer_type: ty.raw(),
             app_context: Some(context),
             token,
-            ..Action::NONE
         };
-        action.buffers[0] = buffer;
-        action.count = 1;
-        action
     }
 
-    fn receive_from_network(&mut self) -> Action {
+    fn receive_from_network(&mut self, out: &mut Action) {
         let rbs = self.receive_area();
         let (start, end) = (self.recv.start, self.recv.end);
         if start == end {
@@ -221,15 +227,14 @@ impl Session {
         let token = self.token();
         self.recv.out = Some(Outstanding::Network { token, offered: rbs - end });
         let context = self.recv.ops.front().map_or(0, |op| op.context);
-        let mut action = Action {
+        *out = Action {
             kind: ActionKind::ReceiveFromNetwork,
+            buffers: [Buffer::data(self.region.ptr(end), rbs - end), Buffer::EMPTY],
+            count: 1,
+            buffer_type: 0,
             app_context: Some(context),
             token,
-            ..Action::NONE
         };
-        action.buffers[0] = Buffer::Data { ptr: self.region.ptr(end), len: (rbs - end) as u32 };
-        action.count = 1;
-        action
     }
 
     /// Parses what R holds for the head receive operation. `limit` caps a data chunk (the
@@ -329,9 +334,9 @@ impl Session {
         match caller {
             Some(dst) => {
                 let ptr = dst.fill(self.region.slice(at..at + n));
-                Buffer::Data { ptr, len: n as u32 }
+                Buffer::data(ptr, n)
             }
-            None => Buffer::Data { ptr: self.region.ptr(at), len: n as u32 },
+            None => Buffer::data(self.region.ptr(at), n),
         }
     }
 
@@ -363,7 +368,7 @@ impl Session {
             }
             _ => {
                 self.recv.start += total;
-                let buffer = Buffer::Data { ptr: self.region.ptr(at), len: payload_len as u32 };
+                let buffer = Buffer::data(self.region.ptr(at), payload_len);
                 Ok(Step::Indicate(BufferType::PingPong, buffer))
             }
         }

@@ -160,33 +160,38 @@ impl SendSide {
 
 impl Session {
     /// The next send-side action, if the send side has nothing outstanding.
-    pub(super) fn poll_send(&mut self, capacity: usize) -> Option<Action> {
+    pub(super) fn poll_send(&mut self, capacity: usize, out: &mut Action) -> bool {
         if self.send.out.is_some() {
-            return None;
+            return false;
         }
-        let head = self.send.ops.front()?;
+        let head = match self.send.ops.front() {
+            Some(op) => op,
+            None => return false,
+        };
         match head.progress {
-            Progress::Finished => Some(self.indicate_send()),
+            Progress::Finished => self.indicate_send(out),
             Progress::Queued => {
                 if self.aborted || self.send.broken {
                     self.finish_head();
-                    return Some(self.indicate_send());
+                    self.indicate_send(out);
+                    return true;
                 }
                 if self.channel != Channel::Free {
-                    return None;
+                    return false;
                 }
                 match self.start_frame() {
-                    Ok(true) => Some(self.next_frame_action(capacity)),
-                    Ok(false) => Some(self.indicate_send()),
+                    Ok(true) => self.next_frame_action(capacity, out),
+                    Ok(false) => self.indicate_send(out),
                     Err(_) => {
                         // No masking key could be had: the frame cannot be built.
                         self.finish_head();
-                        Some(self.indicate_send())
+                        self.indicate_send(out);
                     }
                 }
             }
-            Progress::Framing(_) => Some(self.next_frame_action(capacity)),
+            Progress::Framing(_) => self.next_frame_action(capacity, out),
         }
+        true
     }
 
     fn finish_head(&mut self) {
@@ -195,20 +200,21 @@ impl Session {
         }
     }
 
-    fn indicate_send(&mut self) -> Action {
+    fn indicate_send(&mut self, out: &mut Action) {
         let token = self.token();
         let (ty, context) = match self.send.ops.front() {
             Some(op) => (op.ty.raw(), op.context),
             None => (0, 0),
         };
         self.send.out = Some(Outstanding::Indicate { token });
-        Action {
+        *out = Action {
             kind: ActionKind::IndicateSendComplete,
+            buffers: [Buffer::EMPTY; 2],
+            count: 0,
             buffer_type: ty,
             app_context: Some(context),
             token,
-            ..Action::NONE
-        }
+        };
     }
 
     /// Builds the head operation's frame header (or whole control frame) in C. Returns false
@@ -330,12 +336,12 @@ impl Session {
     }
 
     /// The next SEND_TO_NETWORK of the head operation's frame.
-    fn next_frame_action(&mut self, capacity: usize) -> Action {
+    fn next_frame_action(&mut self, capacity: usize, out: &mut Action) {
         let c = self.control_area();
         let s = self.send_area();
         let op = match self.send.ops.front() {
             Some(op) => op,
-            None => return Action::NONE,
+            None => return,
         };
         let (ty, context) = (op.ty, op.context);
         let bytes = match op.payload {
@@ -344,7 +350,7 @@ impl Session {
         };
         let (contiguous, header_len, header_sent, sent, payload_len, key) = match &op.progress {
             Progress::Framing(f) => (f.contiguous, f.header_len, f.header_sent, f.sent, f.payload_len, f.key),
-            _ => return Action::NONE,
+            _ => return,
         };
         let mut action = Action {
             kind: ActionKind::SendToNetwork,
@@ -357,14 +363,14 @@ impl Session {
         let mut payload = 0usize;
         if contiguous {
             let len = header_len + payload_len;
-            action.buffers[0] = Buffer::Data { ptr: self.region.ptr(c), len: len as u32 };
+            action.buffers[0] = Buffer::data(self.region.ptr(c), len);
             action.count = 1;
             total = len;
             header = true;
             payload = payload_len;
         } else {
             if !header_sent {
-                action.buffers[0] = Buffer::Data { ptr: self.region.ptr(c), len: header_len as u32 };
+                action.buffers[0] = Buffer::data(self.region.ptr(c), header_len);
                 action.count = 1;
                 total = header_len;
                 header = true;
@@ -379,7 +385,7 @@ impl Session {
                         (self.region.ptr(s.start), n)
                     }
                 };
-                action.buffers[action.count] = Buffer::Data { ptr, len: n as u32 };
+                action.buffers[action.count] = Buffer::data(ptr, n);
                 action.count += 1;
                 total += n;
                 payload = n;
@@ -388,7 +394,7 @@ impl Session {
         let token = self.token();
         action.token = token;
         self.send.out = Some(Outstanding::Frame { token, bytes: total as u32, header, payload });
-        action
+        *out = action;
     }
 
     /// CompleteAction for the send side's outstanding action.
