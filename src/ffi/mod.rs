@@ -3,7 +3,7 @@
 //!
 //! Every export has the same shape: read the raw arguments (checking every pointer), make one
 //! call into the safe core under the handle's lock, write the outputs. Bodies run under
-//! [`guard`], so no panic ever crosses the boundary.
+//! `guard`, so no panic ever crosses the boundary.
 
 mod global;
 mod handle;
