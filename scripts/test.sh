@@ -14,6 +14,7 @@ suite() {
 
 suite rust cargo test --all-targets
 suite doctest cargo test --doc
+suite interop env INTEROP_SKIP_SETUP=1 tests/interop/run.sh
 
 echo "=== suites: ${failures[*]:-all green}"
 echo "suites: $passed passed, $failed failed"
