@@ -14,7 +14,9 @@ suite() {
 
 suite rust cargo test --all-targets
 suite doctest cargo test --doc
+suite valgrind tests/c/valgrind.sh
 suite interop env INTEROP_SKIP_SETUP=1 tests/interop/run.sh
+suite windows tests/windows/run.sh
 
 echo "=== suites: ${failures[*]:-all green}"
 echo "suites: $passed passed, $failed failed"

@@ -531,3 +531,34 @@ fn r16_complete_action_races_get_action_on_the_other_queue() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn a_pong_is_not_starved_by_a_blocked_receive_loop() {
+    // The ping arrives while a user frame holds the outgoing channel; the receive loop then
+    // blocks in its next read. The send loop hands the pong out at its next frame boundary.
+    let s = open_server(&[]);
+    let payload = [1u8; 10];
+    assert_eq!(s.send(BINARY_MESSAGE, &payload, 0), 0);
+    let write = s.get(SEND, 2);
+    assert_eq!(write.action, SEND_TO_NETWORK);
+    assert_eq!(s.receive(0), 0);
+    let read = s.get(RECEIVE, 1);
+    let ping = masked(0x89, b"hb");
+    let (p, _) = read.buffers[0].bytes();
+    unsafe { ptr::copy_nonoverlapping(ping.as_ptr(), p, ping.len()) };
+    s.complete(&read, ping.len() as u32);
+    let blocked = s.get(RECEIVE, 1);
+    assert_eq!(blocked.action, RECEIVE_FROM_NETWORK, "the receive loop goes back to reading");
+    s.complete(&write, 12);
+    let pong = s.get(SEND, 2);
+    assert_eq!((pong.action, pong.ty, pong.app), (SEND_TO_NETWORK, PING_PONG, APP_SENTINEL));
+    assert_eq!(pong.all_bytes(), vec![0x8a, 0x02, b'h', b'b']);
+    // Nothing else goes out until the pong is completed; then the send finishes.
+    assert_eq!(s.get(SEND, 2).action, NO_ACTION);
+    s.complete(&pong, 4);
+    assert_eq!(s.get(SEND, 2).action, INDICATE_SEND_COMPLETE);
+    // The pong went out once: the receive queue has nothing more to send.
+    s.complete(&blocked, 0);
+    let ind = s.get(RECEIVE, 1);
+    assert_eq!((ind.action, ind.status()), (INDICATE_RECEIVE_COMPLETE, 1006));
+}

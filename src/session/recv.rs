@@ -120,31 +120,36 @@ impl RecvSide {
 }
 
 impl Session {
-    /// An automatic pong, if one is due and both the receive side and the outgoing channel are
-    /// free. It goes out as one contiguous buffer in C, typed PING_PONG, without a context.
+    /// An automatic pong on the receive queue, if one is due and both the receive side and the
+    /// outgoing channel are free.
     pub(super) fn poll_pong(&mut self, out: &mut Action) -> bool {
-        if self.recv.pong.is_none()
-            || self.recv.out.is_some()
-            || self.channel != Channel::Free
-            || self.aborted
-        {
+        if self.recv.pong.is_none() || self.recv.out.is_some() {
             return false;
+        }
+        match self.take_pong(out) {
+            Some(token) => {
+                self.recv.out = Some(Outstanding::Pong { token });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Builds the pending pong (one contiguous buffer in C, typed PING_PONG, no context) into
+    /// `out` if the outgoing channel is free, and returns its token. The caller records which
+    /// side it went out on. A pong due after the application queued its close is dropped.
+    pub(super) fn take_pong(&mut self, out: &mut Action) -> Option<usize> {
+        if self.channel != Channel::Free || self.aborted {
+            return None;
         }
         if self.send.close_queued {
             self.recv.pong = None;
-            return false;
+            return None;
         }
-        let mask = match self.next_mask() {
-            Ok(m) => m,
-            Err(_) => return false,
-        };
-        let pong = match self.recv.pong.take() {
-            Some(p) => p,
-            None => return false,
-        };
+        let mask = self.next_mask().ok()?;
+        let pong = self.recv.pong.take()?;
         let len = self.write_control_bytes(OpCode::Pong, &pong.bytes[..pong.len as usize], mask);
         let token = self.token();
-        self.recv.out = Some(Outstanding::Pong { token });
         self.channel = Channel::Pong;
         *out = Action {
             kind: ActionKind::SendToNetwork,
@@ -154,7 +159,12 @@ impl Session {
             app_context: None,
             token,
         };
-        true
+        Some(token)
+    }
+
+    /// Whether a pong is waiting to go out.
+    pub(super) fn pong_pending(&self) -> bool {
+        self.recv.pong.is_some()
     }
 
     /// The next receive-side action. While a receive operation is pending and nothing is

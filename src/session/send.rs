@@ -5,6 +5,9 @@
 //! place in the caller's memory when it goes out unmasked (server, or the zero key), or as masked
 //! copies in the send area S, one chunk of at most SBS bytes per action. A masked frame that fits
 //! in C whole goes out as one contiguous buffer there, as do all control frames.
+//!
+//! A pending automatic pong is also offered here, at a frame boundary, so that it cannot starve
+//! while the receive loop is blocked in a read or not running (see `poll_send`).
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
@@ -64,12 +67,16 @@ struct Frame {
 enum Outstanding {
     Frame { token: usize, bytes: u32, header: bool, payload: usize },
     Indicate { token: usize },
+    /// An automatic pong handed out on the send queue.
+    Pong { token: usize },
 }
 
 impl Outstanding {
     fn token(&self) -> usize {
         match self {
-            Outstanding::Frame { token, .. } | Outstanding::Indicate { token } => *token,
+            Outstanding::Frame { token, .. } | Outstanding::Indicate { token } | Outstanding::Pong { token } => {
+                *token
+            }
         }
     }
 }
@@ -163,6 +170,15 @@ impl Session {
     pub(super) fn poll_send(&mut self, capacity: usize, out: &mut Action) -> bool {
         if self.send.out.is_some() {
             return false;
+        }
+        // A pong that is due goes out at the next frame boundary on whichever queue asks first:
+        // the receive loop may be blocked in a read, or not running at all (spec departure; see
+        // the README's "Known differences").
+        if self.pong_pending() {
+            if let Some(token) = self.take_pong(out) {
+                self.send.out = Some(Outstanding::Pong { token });
+                return true;
+            }
         }
         let head = match self.send.ops.front() {
             Some(op) => op,
@@ -402,6 +418,9 @@ impl Session {
         match self.send.out.take() {
             Some(Outstanding::Indicate { .. }) => {
                 self.send.ops.pop_front();
+            }
+            Some(Outstanding::Pong { .. }) => {
+                self.channel = Channel::Free;
             }
             Some(Outstanding::Frame { bytes, header, payload, .. }) => {
                 let aborted = self.aborted;
