@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A string literal and its length, for the (pointer, length) arguments of send_close. */
+#define LITERAL(s) (s), (ULONG)(sizeof(s) - 1)
 #define DEFAULT_ADDR "127.0.0.1:9001"
 #define DEFAULT_MAX_MESSAGE (64u * 1024u * 1024u)
 #define RECEIVE_BUFFER_SIZE 16384 /* .NET's default; the library's own default is 4096 */
@@ -147,7 +149,7 @@ struct conn {
 
 /* ---- network helpers -------------------------------------------------------------------- */
 
-static int send_close(struct conn *c, USHORT status, const char *reason);
+static int send_close(struct conn *c, USHORT status, const char *reason, ULONG reason_len);
 
 /* Fills the buffer of a RECEIVE_FROM_NETWORK action: first the bytes that came in after the
  * HTTP request, then the socket. While it waits it watches the stop flag (and then starts the
@@ -166,7 +168,7 @@ static ULONG conn_read(struct conn *c, void *buf, ULONG len)
     }
     while (!c->eof) {
         int r;
-        if (stopping && !c->close_sent && send_close(c, 1001, "server shutting down") != 0)
+        if (stopping && !c->close_sent && send_close(c, 1001, LITERAL("server shutting down")) != 0)
             break;
         if (c->close_sent && net_now_ms() > c->close_deadline)
             break; /* the peer never answered our close */
@@ -252,7 +254,7 @@ static int send_op(struct conn *c, WEB_SOCKET_BUFFER_TYPE type, WEB_SOCKET_BUFFE
 }
 
 /* Sends a close frame (status 1005: one without payload) and starts the wait for the answer. */
-static int send_close(struct conn *c, USHORT status, const char *reason)
+static int send_close(struct conn *c, USHORT status, const char *reason, ULONG reason_len)
 {
     WEB_SOCKET_BUFFER b;
     int r;
@@ -263,7 +265,7 @@ static int send_close(struct conn *c, USHORT status, const char *reason)
     memset(&b, 0, sizeof b);
     b.CloseStatus.usStatus = status;
     b.CloseStatus.pbReason = (PBYTE)reason;
-    b.CloseStatus.ulReasonLength = (ULONG)strlen(reason);
+    b.CloseStatus.ulReasonLength = reason_len;
     r = send_op(c, WEB_SOCKET_CLOSE_BUFFER_TYPE, &b);
     if (c->srv->verbose)
         fprintf(stderr, "echo_server: conn %d: sent close %u\n", c->id, (unsigned)status);
@@ -437,7 +439,7 @@ static int run_session(struct conn *c)
                         (unsigned)r.status, r.reason);
             if (!c->close_sent) {
                 /* Echo the peer's status and reason (1005: a close frame without payload). */
-                if (send_close(c, r.status, r.has_reason ? r.reason : "") != 0)
+                if (send_close(c, r.status, r.has_reason ? r.reason : "", r.has_reason ? r.reason_len : 0) != 0)
                     return 0;
             }
             return 1;
@@ -446,7 +448,7 @@ static int run_session(struct conn *c)
         if (c->too_big && !c->close_sent) {
             fprintf(stderr, "echo_server: conn %d: message over %lu bytes; closing with 1009\n",
                     c->id, (unsigned long)c->srv->max_message);
-            if (send_close(c, WEB_SOCKET_MESSAGE_TOO_BIG_CLOSE_STATUS, "message too big") != 0)
+            if (send_close(c, WEB_SOCKET_MESSAGE_TOO_BIG_CLOSE_STATUS, LITERAL("message too big")) != 0)
                 return 0;
         }
         if (!is_final(r.type))

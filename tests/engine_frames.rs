@@ -397,6 +397,10 @@ fn peer_violations_of_spec_9_7() {
         ("close 1006", masked(0x88, &[0x03, 0xee]), f),
         ("close 1015", masked(0x88, &[0x03, 0xf7]), f),
         ("close 0", masked(0x88, &[0x00, 0x00]), f),
+        ("close 1004", masked(0x88, &[0x03, 0xec]), f),
+        ("close 1016", masked(0x88, &[0x03, 0xf8]), f),
+        ("close 2000", masked(0x88, &[0x07, 0xd0]), f),
+        ("close 2999", masked(0x88, &[0x0b, 0xb7]), f),
         ("close reason not UTF-8", masked(0x88, &[0x03, 0xe8, 0xff]), f),
         ("text not UTF-8", masked(0x81, &[0xed, 0xa0, 0x80]), f),
         ("continuation without start", masked(0x80, b"x"), o),
@@ -413,7 +417,7 @@ fn peer_violations_of_spec_9_7() {
 
 #[test]
 fn accepted_close_codes() {
-    for code in [1000u16, 1001, 1002, 1003, 1004, 1007, 1011, 1012, 1016, 2999, 3000, 4999, 5000, 65535] {
+    for code in [1000u16, 1001, 1002, 1003, 1007, 1011, 1012, 1013, 1014, 3000, 4999, 5000, 65535] {
         let got = server_receives(&[], &masked(0x88, &code.to_be_bytes()), &[]);
         assert_eq!(got, Ok(vec![Outcome::Indicated(CLOSE, Some(vec![]), code)]), "{code}");
     }

@@ -391,7 +391,7 @@ impl Session {
             _ => {
                 let payload = self.region.slice(at..at + len);
                 let status = u16::from_be_bytes([payload[0], payload[1]]);
-                if status < 1000 || matches!(status, 1005 | 1006 | 1015) {
+                if !close_code_allowed(status) {
                     return Err(Error::BadCloseCode(status));
                 }
                 if !self.config.disable_utf8_verification {
@@ -425,5 +425,26 @@ impl Session {
             }
             None => {}
         }
+    }
+}
+
+/// Whether a close status may appear on the wire (RFC 6455 §7.4). Rejected: 0-999 (unused),
+/// 1004 (reserved), 1005, 1006 and 1015 (never sent), 1016-2999 (reserved for future revisions
+/// of the protocol and for extensions). Accepted: the defined 1000-1003 and 1007-1014, the
+/// registered and private 3000-4999, and everything above (the spec passes those through).
+pub fn close_code_allowed(status: u16) -> bool {
+    matches!(status, 1000..=1003 | 1007..=1014 | 3000..=u16::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::close_code_allowed;
+
+    #[test]
+    fn close_codes_follow_rfc6455_7_4() {
+        let allowed: Vec<u16> =
+            (0..=u16::MAX).filter(|c| close_code_allowed(*c)).take_while(|c| *c < 3000).collect();
+        assert_eq!(allowed, vec![1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014]);
+        assert!((3000..=u16::MAX).all(close_code_allowed));
     }
 }

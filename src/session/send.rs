@@ -65,18 +65,27 @@ struct Frame {
 }
 
 enum Outstanding {
-    Frame { token: usize, bytes: u32, header: bool, payload: usize },
-    Indicate { token: usize },
+    Frame {
+        token: usize,
+        bytes: u32,
+        header: bool,
+        payload: usize,
+    },
+    Indicate {
+        token: usize,
+    },
     /// An automatic pong handed out on the send queue.
-    Pong { token: usize },
+    Pong {
+        token: usize,
+    },
 }
 
 impl Outstanding {
     fn token(&self) -> usize {
         match self {
-            Outstanding::Frame { token, .. } | Outstanding::Indicate { token } | Outstanding::Pong { token } => {
-                *token
-            }
+            Outstanding::Frame { token, .. }
+            | Outstanding::Indicate { token }
+            | Outstanding::Pong { token } => *token,
         }
     }
 }
