@@ -53,7 +53,9 @@ impl Utf8Validator {
             }
             partial_len = 0;
         }
-        match simdutf8::compat::from_utf8(rest) {
+        // Short ASCII runs (typical small text messages) need no more than a word test.
+        let ascii = rest.len() <= 64 && rest.is_ascii();
+        match if ascii { Ok("") } else { simdutf8::compat::from_utf8(rest) } {
             Ok(_) => {}
             Err(e) => {
                 if e.error_len().is_some() {
