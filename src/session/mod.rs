@@ -457,7 +457,7 @@ impl Session {
 
     fn enter_aborted(&mut self) {
         self.aborted = true;
-        self.recv.pong = None;
+        self.recv.drop_pong();
         if self.send.abort() && self.channel == Channel::UserFrame {
             self.channel = Channel::Free;
         }

@@ -31,8 +31,10 @@ pub(super) struct RecvSide {
     message: Option<MessageKind>,
     utf8: Utf8Validator,
     close: Option<CloseInfo>,
-    /// The payload of the latest ping not yet answered.
-    pub(super) pong: Option<PongPayload>,
+    /// The payload of the latest ping (its buffer is allocated at the first ping and reused).
+    pong: Vec<u8>,
+    /// A pong carrying `pong` is due.
+    pong_due: bool,
 }
 
 struct RecvOp {
@@ -56,12 +58,6 @@ struct CloseInfo {
     status: u16,
     /// Offset and length of the reason in R; None when the frame had no payload.
     reason: Option<(usize, usize)>,
-}
-
-#[derive(Clone, Copy)]
-pub(super) struct PongPayload {
-    bytes: [u8; MAX_CONTROL_PAYLOAD],
-    len: u8,
 }
 
 enum Outstanding {
@@ -101,12 +97,17 @@ impl RecvSide {
             message: None,
             utf8: Utf8Validator::new(),
             close: None,
-            pong: None,
+            pong: Vec::new(),
+            pong_due: false,
         }
     }
 
     pub(super) fn owns(&self, token: usize) -> bool {
         self.out.as_ref().map_or(false, |o| o.token() == token)
+    }
+
+    pub(super) fn drop_pong(&mut self) {
+        self.pong_due = false;
     }
 
     pub(super) fn queue(&mut self, buffer: Option<CallerBytesMut>, context: usize) -> Result<()> {
@@ -123,7 +124,7 @@ impl Session {
     /// An automatic pong on the receive queue, if one is due and both the receive side and the
     /// outgoing channel are free.
     pub(super) fn poll_pong(&mut self, out: &mut Action) -> bool {
-        if self.recv.pong.is_none() || self.recv.out.is_some() {
+        if !self.recv.pong_due || self.recv.out.is_some() {
             return false;
         }
         match self.take_pong(out) {
@@ -143,12 +144,17 @@ impl Session {
             return None;
         }
         if self.send.close_queued {
-            self.recv.pong = None;
+            self.recv.pong_due = false;
             return None;
         }
         let mask = self.next_mask().ok()?;
-        let pong = self.recv.pong.take()?;
-        let len = self.write_control_bytes(OpCode::Pong, &pong.bytes[..pong.len as usize], mask);
+        if !self.recv.pong_due {
+            return None;
+        }
+        let payload = core::mem::take(&mut self.recv.pong);
+        let len = self.write_control_bytes(OpCode::Pong, &payload, mask);
+        self.recv.pong = payload;
+        self.recv.pong_due = false;
         let token = self.token();
         self.channel = Channel::Pong;
         *out = Action {
@@ -164,7 +170,7 @@ impl Session {
 
     /// Whether a pong is waiting to go out.
     pub(super) fn pong_pending(&self) -> bool {
-        self.recv.pong.is_some()
+        self.recv.pong_due
     }
 
     /// The next receive-side action. While a receive operation is pending and nothing is
@@ -370,9 +376,11 @@ impl Session {
             OpCode::Ping => {
                 self.recv.start += total;
                 if !self.send.close_queued {
-                    let mut pong = PongPayload { bytes: [0; MAX_CONTROL_PAYLOAD], len: payload_len as u8 };
-                    pong.bytes[..payload_len].copy_from_slice(self.region.slice(at..at + payload_len));
-                    self.recv.pong = Some(pong);
+                    let pong = &mut self.recv.pong;
+                    pong.clear();
+                    pong.try_reserve_exact(MAX_CONTROL_PAYLOAD).map_err(|_| Error::OutOfMemory)?;
+                    pong.extend_from_slice(self.region.slice(at..at + payload_len));
+                    self.recv.pong_due = true;
                 }
                 Ok(Step::Continue)
             }

@@ -32,6 +32,8 @@ pub(super) struct SendSide {
     /// A frame was cut short on the wire: the outgoing stream is unusable.
     broken: bool,
     out: Option<Outstanding>,
+    /// The head operation's frame, while it is Framing.
+    frame: Frame,
 }
 
 struct SendOp {
@@ -41,13 +43,17 @@ struct SendOp {
     progress: Progress,
 }
 
+/// Where an operation stands. Only the head operation can be Framing; its frame state lives in
+/// `SendSide::frame` so that queued operations stay small.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Progress {
     Queued,
-    Framing(Frame),
+    Framing,
     Finished,
 }
 
-/// A frame being emitted.
+/// The frame being emitted for the head operation.
+#[derive(Clone, Copy)]
 struct Frame {
     header_len: usize,
     header_sent: bool,
@@ -99,6 +105,16 @@ impl SendSide {
             close_queued: false,
             broken: false,
             out: None,
+            frame: Frame {
+                header_len: 0,
+                header_sent: false,
+                payload_len: 0,
+                sent: 0,
+                key: None,
+                contiguous: false,
+                untouched: true,
+                previous_message: None,
+            },
         }
     }
 
@@ -151,12 +167,10 @@ impl SendSide {
             if i == 0 && head_busy {
                 continue;
             }
-            if matches!(op.progress, Progress::Framing(_)) {
+            if op.progress == Progress::Framing {
                 dropped_frame = true;
             }
-            if !matches!(op.progress, Progress::Finished) {
-                op.progress = Progress::Finished;
-            }
+            op.progress = Progress::Finished;
         }
         dropped_frame
     }
@@ -166,7 +180,7 @@ impl SendSide {
     fn recompute_queued_message(&mut self) {
         let mut state = self.wire_message;
         for op in &self.ops {
-            if let (Progress::Queued, Some((kind, ends))) = (&op.progress, op.ty.data()) {
+            if let (Progress::Queued, Some((kind, ends))) = (op.progress, op.ty.data()) {
                 state = if ends { None } else { Some(kind) };
             }
         }
@@ -214,7 +228,7 @@ impl Session {
                     }
                 }
             }
-            Progress::Framing(_) => self.next_frame_action(capacity, out),
+            Progress::Framing => self.next_frame_action(capacity, out),
         }
         true
     }
@@ -313,8 +327,9 @@ impl Session {
             }
         };
         if let Some(op) = self.send.ops.front_mut() {
-            op.progress = Progress::Framing(frame);
+            op.progress = Progress::Framing;
         }
+        self.send.frame = frame;
         self.channel = Channel::UserFrame;
         Ok(true)
     }
@@ -373,10 +388,12 @@ impl Session {
             SendPayload::Bytes(b) => b,
             SendPayload::Close { .. } => CallerBytes::EMPTY,
         };
-        let (contiguous, header_len, header_sent, sent, payload_len, key) = match &op.progress {
-            Progress::Framing(f) => (f.contiguous, f.header_len, f.header_sent, f.sent, f.payload_len, f.key),
-            _ => return,
-        };
+        if op.progress != Progress::Framing {
+            return;
+        }
+        let f = self.send.frame;
+        let (contiguous, header_len, header_sent, sent, payload_len, key) =
+            (f.contiguous, f.header_len, f.header_sent, f.sent, f.payload_len, f.key);
         let mut action = Action {
             kind: ActionKind::SendToNetwork,
             buffer_type: ty.raw(),
@@ -436,8 +453,9 @@ impl Session {
                 let mut withdrawn = false;
                 let mut broken = false;
                 let mut done = false;
+                let f = &mut self.send.frame;
                 if let Some(op) = self.send.ops.front_mut() {
-                    if let Progress::Framing(f) = &mut op.progress {
+                    if op.progress == Progress::Framing {
                         if aborted {
                             done = true;
                         } else if transferred >= bytes {
