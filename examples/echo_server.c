@@ -43,6 +43,7 @@
 #define POLL_MS 200               /* how often a waiting reader looks at the stop flag */
 #define CLOSE_WAIT_MS 5000        /* how long we wait for the peer's close after ours */
 #define REQUEST_WAIT_MS 10000     /* how long a new connection may take to send its request */
+#define SEND_WAIT_MS 2000         /* how long a write may make no progress (peer not reading) */
 
 static const char INDEX_HTML[] =
     "<!doctype html>\n"
@@ -191,6 +192,8 @@ static ULONG conn_read(struct conn *c, void *buf, ULONG len)
 static ULONG write_buffers(struct conn *c, const WEB_SOCKET_BUFFER *buffers, ULONG count)
 {
     ULONG total = 0, i;
+    if (c->eof)
+        return 0; /* the socket already failed: write nothing more */
     for (i = 0; i < count; i++) {
         if (net_send_all(c->sock, buffers[i].Data.pbBuffer, buffers[i].Data.ulBufferLength) != 0) {
             c->eof = 1;
@@ -811,6 +814,8 @@ int main(int argc, char **argv)
         s = net_accept(listener);
         if (s == NET_INVALID_SOCKET)
             continue;
+        /* A peer that stops reading fails its connection instead of pinning its thread. */
+        net_set_send_timeout(s, SEND_WAIT_MS);
         c = (struct conn *)calloc(1, sizeof *c);
         if (c == NULL) {
             net_close(s);

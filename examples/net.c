@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #endif
@@ -243,6 +244,19 @@ int net_send_all(net_socket s, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+int net_set_send_timeout(net_socket s, int timeout_ms)
+{
+#if defined(_WIN32)
+    DWORD ms = (DWORD)timeout_ms;
+    return setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, (const char *)&ms, sizeof ms) == 0 ? 0 : -1;
+#else
+    struct timeval tv;
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (timeout_ms % 1000) * 1000;
+    return setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0 ? 0 : -1;
+#endif
 }
 
 void net_shutdown_send(net_socket s)

@@ -53,8 +53,11 @@ net_socket net_accept(net_socket listener);
 int net_wait_readable(net_socket s, int timeout_ms);
 /* Reads up to len bytes: > 0 bytes read, 0 end of stream, -1 error. */
 long net_recv(net_socket s, void *buf, size_t len);
-/* Writes all len bytes. Returns 0, or -1 on error. */
+/* Writes all len bytes. Returns 0, or -1 on error (including a send timeout, see below). */
 int net_send_all(net_socket s, const void *buf, size_t len);
+/* Makes a send that cannot make progress for timeout_ms fail instead of blocking forever (a peer
+ * that stops reading must not pin its connection's thread). Returns 0, or -1 on error. */
+int net_set_send_timeout(net_socket s, int timeout_ms);
 /* Ends our direction of the stream (FIN); reads may continue. */
 void net_shutdown_send(net_socket s);
 /* Ends both directions: a thread blocked in net_recv on s returns. */

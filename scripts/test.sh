@@ -17,6 +17,7 @@ suite doctest cargo test --doc
 suite valgrind tests/c/valgrind.sh
 suite interop env INTEROP_SKIP_SETUP=1 tests/interop/run.sh
 suite conformance tests/conformance/run.sh
+suite hostile tests/hostile/run.sh --no-build
 suite windows tests/windows/run.sh
 
 echo "=== suites: ${failures[*]:-all green}"
