@@ -20,6 +20,7 @@
 //! The two close flags are independent, so the four states are `close_queued` × `close`.
 #![forbid(unsafe_code)]
 
+mod fifo;
 mod recv;
 mod send;
 

@@ -8,8 +8,7 @@
 //! been indicated (later receives report the same reason bytes).
 #![forbid(unsafe_code)]
 
-use std::collections::VecDeque;
-
+use super::fifo::Fifo;
 use super::{Action, ActionKind, Buffer, BufferType, Channel, MessageKind, Session};
 use crate::config::Role;
 use crate::error::{Error, Result};
@@ -23,7 +22,7 @@ pub const ABORTED_CLOSE_STATUS: u16 = 1006;
 pub const EMPTY_CLOSE_STATUS: u16 = 1005;
 
 pub(super) struct RecvSide {
-    ops: VecDeque<RecvOp>,
+    ops: Fifo<RecvOp>,
     out: Option<Outstanding>,
     start: usize,
     end: usize,
@@ -89,7 +88,7 @@ enum Step {
 impl RecvSide {
     pub(super) fn new() -> RecvSide {
         RecvSide {
-            ops: VecDeque::new(),
+            ops: Fifo::new(),
             out: None,
             start: 0,
             end: 0,
@@ -114,8 +113,7 @@ impl RecvSide {
         if self.close.is_some() {
             return Err(Error::InvalidState);
         }
-        self.ops.try_reserve(1).map_err(|_| Error::OutOfMemory)?;
-        self.ops.push_back(RecvOp { context, buffer, cancelled: false });
+        self.ops.push_back(RecvOp { context, buffer, cancelled: false })?;
         Ok(())
     }
 }

@@ -10,8 +10,7 @@
 //! while the receive loop is blocked in a read or not running (see `poll_send`).
 #![forbid(unsafe_code)]
 
-use std::collections::VecDeque;
-
+use super::fifo::Fifo;
 use super::{Action, ActionKind, Buffer, BufferType, Channel, MessageKind, SendPayload, Session};
 use crate::config::CONTROL_AREA_SIZE;
 use crate::error::{Error, Result};
@@ -22,7 +21,7 @@ use crate::frame::{self, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LE
 pub const MAX_CLOSE_REASON: u32 = 123;
 
 pub(super) struct SendSide {
-    ops: VecDeque<SendOp>,
+    ops: Fifo<SendOp>,
     /// Message state after every queued operation (checks new sends).
     queued_message: Option<MessageKind>,
     /// Message state of what has gone to the wire (chooses opcodes).
@@ -99,7 +98,7 @@ impl Outstanding {
 impl SendSide {
     pub(super) fn new() -> SendSide {
         SendSide {
-            ops: VecDeque::new(),
+            ops: Fifo::new(),
             queued_message: None,
             wire_message: None,
             close_queued: false,
@@ -153,8 +152,7 @@ impl SendSide {
         if ty == BufferType::Close {
             self.close_queued = true;
         }
-        self.ops.try_reserve(1).map_err(|_| Error::OutOfMemory)?;
-        self.ops.push_back(SendOp { ty, payload, context, progress: Progress::Queued });
+        self.ops.push_back(SendOp { ty, payload, context, progress: Progress::Queued })?;
         Ok(())
     }
 
@@ -179,7 +177,7 @@ impl SendSide {
     /// started, after a frame was withdrawn.
     fn recompute_queued_message(&mut self) {
         let mut state = self.wire_message;
-        for op in &self.ops {
+        for op in self.ops.iter() {
             if let (Progress::Queued, Some((kind, ends))) = (op.progress, op.ty.data()) {
                 state = if ends { None } else { Some(kind) };
             }

@@ -1,0 +1,77 @@
+//! The operation queue: FIFO, unbounded, with the head kept inline. Callers rarely queue more
+//! than one operation per direction (.NET never does), so in the common case the queue costs no
+//! heap memory and a push or pop is a move of one value.
+#![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
+
+use crate::error::{Error, Result};
+
+/// A FIFO queue whose first element lives inline.
+#[derive(Debug)]
+pub(super) struct Fifo<T> {
+    head: Option<T>,
+    rest: VecDeque<T>,
+}
+
+impl<T> Fifo<T> {
+    pub(super) fn new() -> Fifo<T> {
+        Fifo { head: None, rest: VecDeque::new() }
+    }
+
+    /// Appends `value`; fails only when memory for the overflow part cannot be had.
+    pub(super) fn push_back(&mut self, value: T) -> Result<()> {
+        if self.head.is_none() {
+            self.head = Some(value);
+            return Ok(());
+        }
+        self.rest.try_reserve(1).map_err(|_| Error::OutOfMemory)?;
+        self.rest.push_back(value);
+        Ok(())
+    }
+
+    pub(super) fn front(&self) -> Option<&T> {
+        self.head.as_ref()
+    }
+
+    pub(super) fn front_mut(&mut self) -> Option<&mut T> {
+        self.head.as_mut()
+    }
+
+    pub(super) fn pop_front(&mut self) -> Option<T> {
+        let value = self.head.take();
+        self.head = self.rest.pop_front();
+        value
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.head.iter().chain(self.rest.iter())
+    }
+
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.head.iter_mut().chain(self.rest.iter_mut())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fifo;
+
+    #[test]
+    fn keeps_order_across_the_inline_head() {
+        let mut q = Fifo::new();
+        for i in 0..5 {
+            q.push_back(i).unwrap();
+        }
+        assert_eq!(q.iter().copied().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+        assert_eq!(q.pop_front(), Some(0));
+        q.push_back(5).unwrap();
+        *q.front_mut().unwrap() += 10;
+        let mut out = Vec::new();
+        while let Some(v) = q.pop_front() {
+            out.push(v);
+        }
+        assert_eq!(out, vec![11, 2, 3, 4, 5]);
+        assert_eq!(q.front(), None);
+    }
+}
