@@ -236,12 +236,14 @@ pub fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: u64) {
 }
 
 fn mask_word(key: [u8; 4]) -> u64 {
-    u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]])
+    let k = u64::from(u32::from_ne_bytes(key));
+    k << 32 | k
 }
 
+/// The key as seen from payload byte `offset`: byte `offset % 4` of the key comes first.
 fn rotate_key(key: [u8; 4], offset: u64) -> [u8; 4] {
-    let r = (offset & 3) as usize;
-    [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]]
+    let shift = ((offset & 3) * 8) as u32;
+    u32::from_le_bytes(key).rotate_right(shift).to_le_bytes()
 }
 
 #[cfg(test)]
