@@ -186,8 +186,10 @@ impl FrameHeader {
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
     let key = rotate_key(key, offset);
     let word = mask_word(key);
-    // 32-byte blocks of four independent 64-bit lanes: the compiler turns these into SIMD XORs
-    // on every target; the tail goes a word, then a byte, at a time.
+    // Whole 64-byte blocks with AVX2 when the CPU has it. The rest (or all of it) in 32-byte
+    // blocks of four 64-bit lanes, which the compiler turns into SSE2 XORs; then words, bytes.
+    let done = crate::ffi::simd::xor_blocks(buf, word);
+    let buf = &mut buf[done..];
     let mut blocks = buf.chunks_exact_mut(32);
     for block in &mut blocks {
         for lane in block.chunks_exact_mut(8) {
@@ -213,6 +215,9 @@ pub fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: u64) {
     debug_assert_eq!(dst.len(), src.len());
     let key = rotate_key(key, offset);
     let word = mask_word(key);
+    // Whole 64-byte blocks with AVX2 when the CPU has it, the rest below.
+    let done = crate::ffi::simd::xor_copy_blocks(dst, src, word);
+    let (dst, src) = (&mut dst[done..], &src[done.min(src.len())..]);
     let mut d = dst.chunks_exact_mut(32);
     let mut s = src.chunks_exact(32);
     for (db, sb) in (&mut d).zip(&mut s) {

@@ -11,6 +11,7 @@ mod handshake;
 mod io;
 pub mod mem;
 pub mod os;
+pub mod simd;
 mod table;
 pub mod types;
 
