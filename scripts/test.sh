@@ -19,6 +19,8 @@ suite interop env INTEROP_SKIP_SETUP=1 tests/interop/run.sh
 suite conformance tests/conformance/run.sh
 suite hostile tests/hostile/run.sh --no-build
 suite windows tests/windows/run.sh
+suite sanitize scripts/sanitize.sh
+suite fuzz-smoke scripts/fuzz.sh smoke 10
 
 echo "=== suites: ${failures[*]:-all green}"
 echo "suites: $passed passed, $failed failed"
