@@ -15,7 +15,8 @@
 #   guard/*              an exe without our DLL does not start; Wine's builtin DLL is refused
 #   c/<prog>[-dyn]       the portable tests of tests/c (both ways, with ours.h force-included)
 #   examples-build       examples/ (echo_server, client) as Win32 console programs (their Makefile)
-#   e2e/*                echo_server.exe under Wine <- Python websockets client(s);
+#   e2e/*                echo_server.exe under Wine <- Python websockets client(s) and headless
+#                        Chromium (the interop suite's browser cases, tests/interop/browser.js);
 #                        client.exe under Wine -> Python websockets echo server on Linux
 #   cargo-test-lib       the crate's unit tests for x86_64-pc-windows-gnu, run by Wine
 #
@@ -201,6 +202,10 @@ if [[ -f $ROOT/examples/echo_server.c && -f $ROOT/examples/client.c && -f $ROOT/
       echo "      echo_server.exe: $url"
       case_run e2e/echo-server timeout 120 "$PYTHON" "$ROOT/tests/windows/e2e.py" client "$url"
       case_run e2e/echo-server-4-clients timeout 120 "$PYTHON" "$ROOT/tests/windows/e2e.py" client "$url" --clients 4
+      # Headless Chromium on Linux loads the demo page from the Windows server and runs the
+      # browser cases of the interop suite against it.
+      case_run e2e/echo-server-chromium env NODE_PATH="$ROOT/.deps/node/node_modules" \
+        timeout 600 node "$ROOT/tests/interop/browser.js" wine "${url/ws:/http:}" "$EX/demo-wine.png"
     fi
     # client.exe under Wine against a Python websockets echo server on Linux.
     "$PYTHON" "$ROOT/tests/windows/e2e.py" server >"$EX/pyserver.out" 2>"$EX/pyserver.err" &
