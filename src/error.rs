@@ -73,9 +73,6 @@ pub enum Error {
     /// A subprotocol or extension string that is empty or not a valid token.
     #[error("invalid subprotocol or extension token")]
     BadToken,
-    /// A header entry that cannot be used (a name containing a colon, CR or LF).
-    #[error("invalid header entry")]
-    BadHeaderEntry,
     /// The value buffer of GetGlobalProperty is too small; the needed size was written back.
     #[error("the value buffer is too small")]
     InsufficientBuffer,
@@ -170,8 +167,7 @@ impl Error {
             | BadCloseReason
             | ControlPayloadTooLong
             | ArrayTooSmall
-            | BadToken
-            | BadHeaderEntry => E_INVALIDARG,
+            | BadToken => E_INVALIDARG,
             InsufficientBuffer => E_INSUFFICIENT_BUFFER,
             OutOfMemory => E_OUTOFMEMORY,
             Internal => E_UNEXPECTED,

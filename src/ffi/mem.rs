@@ -43,11 +43,6 @@ impl Region {
         Region { ptr, len, owned: false }
     }
 
-    /// Whether this region is the caller's memory.
-    pub fn is_borrowed(&self) -> bool {
-        !self.owned
-    }
-
     /// Size in bytes.
     pub fn len(&self) -> usize {
         self.len
