@@ -183,8 +183,19 @@ impl FrameHeader {
 
 /// XORs `buf` in place with `key`, where `buf[0]` is payload byte number `offset` of the frame
 /// (so the key position continues across chunks).
+#[inline(always)]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
     let key = rotate_key(key, offset);
+    if buf.len() < 64 {
+        // Small payloads (most control frames and chat-sized messages): words, then bytes.
+        xor_words(buf, mask_word(key), key);
+    } else {
+        apply_mask_blocks(buf, key);
+    }
+}
+
+#[inline(never)]
+fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4]) {
     let word = mask_word(key);
     // Whole 64-byte blocks with AVX2 when the CPU has it. The rest (or all of it) in 32-byte
     // blocks of four 64-bit lanes, which the compiler turns into SSE2 XORs; then words, bytes.
@@ -198,8 +209,14 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
             lane.copy_from_slice(&(u64::from_ne_bytes(b) ^ word).to_ne_bytes());
         }
     }
-    let rest = blocks.into_remainder();
-    let mut words = rest.chunks_exact_mut(8);
+    xor_words(blocks.into_remainder(), word, key);
+}
+
+/// XORs `buf` with the mask: 8-byte words, then the last bytes (`buf` starts at a key phase of 0
+/// for `key`, and `word` is `key` twice).
+#[inline(always)]
+fn xor_words(buf: &mut [u8], word: u64, key: [u8; 4]) {
+    let mut words = buf.chunks_exact_mut(8);
     for lane in &mut words {
         let mut b = [0u8; 8];
         b.copy_from_slice(lane);
@@ -211,9 +228,19 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
 }
 
 /// Writes `src` XOR `key` into `dst` (same length), `src[0]` being payload byte `offset`.
+#[inline(always)]
 pub fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: u64) {
     debug_assert_eq!(dst.len(), src.len());
     let key = rotate_key(key, offset);
+    if dst.len() < 64 {
+        xor_copy_words(dst, src, mask_word(key), key);
+    } else {
+        mask_copy_blocks(dst, src, key);
+    }
+}
+
+#[inline(never)]
+fn mask_copy_blocks(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     let word = mask_word(key);
     // Whole 64-byte blocks with AVX2 when the CPU has it, the rest below.
     let done = crate::ffi::simd::xor_copy_blocks(dst, src, word);
@@ -227,9 +254,15 @@ pub fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: u64) {
             dl.copy_from_slice(&(u64::from_ne_bytes(b) ^ word).to_ne_bytes());
         }
     }
-    let (dr, sr) = (d.into_remainder(), s.remainder());
-    let mut dw = dr.chunks_exact_mut(8);
-    let mut sw = sr.chunks_exact(8);
+    xor_copy_words(d.into_remainder(), s.remainder(), word, key);
+}
+
+/// Writes `src` XOR the mask into `dst`: 8-byte words, then the last bytes (phase 0 for `key`;
+/// `word` is `key` twice).
+#[inline(always)]
+fn xor_copy_words(dst: &mut [u8], src: &[u8], word: u64, key: [u8; 4]) {
+    let mut dw = dst.chunks_exact_mut(8);
+    let mut sw = src.chunks_exact(8);
     for (dl, sl) in (&mut dw).zip(&mut sw) {
         let mut b = [0u8; 8];
         b.copy_from_slice(sl);

@@ -39,7 +39,21 @@ impl MaskKeys {
     }
 
     /// The next masking key.
+    #[inline(always)]
     pub fn next_key(&mut self) -> Result<[u8; 4]> {
+        if let Some(c) = self.state.as_mut() {
+            if c.next < 16 {
+                let w = c.block[c.next];
+                c.next += 1;
+                return Ok(w.to_le_bytes());
+            }
+        }
+        self.next_key_slow()
+    }
+
+    /// `next_key` when the buffered block is used up or the source is not seeded yet.
+    #[inline(never)]
+    fn next_key_slow(&mut self) -> Result<[u8; 4]> {
         if self.state.is_none() {
             let mut seed = [0u8; 32];
             crate::ffi::os::random_bytes(&mut seed)?;

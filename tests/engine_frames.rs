@@ -469,3 +469,58 @@ fn huge_length_claims_allocate_nothing_and_stream() {
     }
     assert!(delivered >= 10_000 - 4096);
 }
+
+/// Small whole frames take a one-step path on both sides; its boundaries (empty payload, word
+/// and 64-byte edges of the masking, the last 7-bit length, the first 16-bit one) must give the
+/// same wire bytes and the same messages as the general path.
+#[test]
+fn small_frame_fast_paths_match_the_general_path() {
+    let sizes = [0usize, 1, 3, 4, 7, 8, 9, 15, 16, 63, 64, 65, 124, 125, 126];
+    // Receiving: whole (one-step path) vs every split and one byte per read (header consumed
+    // first, payload streamed), for binary, ASCII and multilingual text.
+    for &n in &sizes[..sizes.len() - 1] {
+        let binary: Vec<u8> = (0..n).map(|i| (i * 37 + 5) as u8).collect();
+        let ascii: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+        let multi: Vec<u8> = "é€😀".bytes().cycle().take(n).collect();
+        for (first, payload) in [(0x82u8, &binary), (0x81, &ascii)] {
+            let ty = if first == 0x82 { BINARY_MESSAGE } else { UTF8_MESSAGE };
+            assert_eq!(
+                every_split(&[], &masked(first, payload)),
+                Ok(vec![Outcome::Indicated(ty, Some(payload.clone()), 0)]),
+                "opcode {first:#x}, {n} bytes"
+            );
+        }
+        let valid = std::str::from_utf8(&multi).is_ok();
+        let expect = if valid {
+            Ok(vec![Outcome::Indicated(UTF8_MESSAGE, Some(multi.clone()), 0)])
+        } else {
+            Err(E_INVALID_PROTOCOL_FORMAT)
+        };
+        assert_eq!(every_split(&[], &masked(0x81, &multi)), expect, "multilingual text, {n} bytes");
+    }
+    // Sending: one contiguous buffer while header and payload fit the 144-byte control area
+    // (one-step path up to 125 bytes, general path for 126-136), then header + masked chunk;
+    // the same header, a fresh key, the payload masked with it, for both kinds and fragments.
+    let c = client_open(&[]);
+    for &n in sizes.iter().chain(&[136, 137]) {
+        let payload: Vec<u8> = (0..n).map(|i| (i * 11 + 3) as u8).collect();
+        for (ty, first) in [(BINARY_MESSAGE, 0x82u8), (UTF8_FRAGMENT, 0x01), (UTF8_MESSAGE, 0x80)] {
+            let text = if ty == BINARY_MESSAGE { payload.clone() } else { vec![b'x'; n] };
+            assert_eq!(c.send(ty, &text, 5), 0);
+            let a = c.get(SEND, 2);
+            assert_eq!((a.action, a.ty, a.app), (SEND_TO_NETWORK, ty, 5));
+            assert_eq!(a.buffers.len(), if n <= 136 { 1 } else { 2 }, "{n} bytes");
+            let wire = a.all_bytes();
+            c.complete(&a, wire.len() as u32);
+            let header = if n <= 125 { vec![first, 0x80 | n as u8] } else { vec![first, 0xFE, 0, n as u8] };
+            assert_eq!(&wire[..header.len()], &header[..], "{n} bytes");
+            let at = header.len();
+            let key = [wire[at], wire[at + 1], wire[at + 2], wire[at + 3]];
+            let clear: Vec<u8> = wire[at + 4..].iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect();
+            assert_eq!(clear, text, "{n} bytes");
+            let done = c.get(SEND, 2);
+            assert_eq!((done.action, done.ty, done.app), (INDICATE_SEND_COMPLETE, ty, 5));
+            c.complete(&done, 0);
+        }
+    }
+}

@@ -412,6 +412,7 @@ impl Session {
     }
 
     /// Send/Receive/GetAction need an open handle; a server's pending handshake ends here.
+    #[inline(always)]
     fn ensure_open(&mut self) -> Result<()> {
         if self.open {
             return Ok(());
@@ -430,6 +431,7 @@ impl Session {
 
     /// WebSocketSend: queues one frame. The payload stays the caller's until this operation's
     /// INDICATE_SEND_COMPLETE is handed out.
+    #[inline(always)]
     pub fn queue_send(&mut self, ty: BufferType, payload: SendPayload, context: usize) -> Result<()> {
         self.ensure_open()?;
         if self.aborted {
@@ -440,6 +442,7 @@ impl Session {
 
     /// WebSocketReceive: queues one receive operation; `buffer` is the caller's buffer to copy
     /// data into, or None to have it delivered in the receive area.
+    #[inline(always)]
     pub fn queue_receive(&mut self, buffer: Option<CallerBytesMut>, context: usize) -> Result<()> {
         self.ensure_open()?;
         if self.aborted {
@@ -474,6 +477,7 @@ impl Session {
 
     /// WebSocketGetAction: writes the next action of `queue` (NO_ACTION if none) to `out`.
     /// `capacity` is the number of buffers the caller offers (at least 1).
+    #[inline(always)]
     pub fn get_action(&mut self, queue: Queue, capacity: usize, out: &mut Action) -> Result<()> {
         if capacity == 0 {
             return Err(Error::ArrayTooSmall);
@@ -492,6 +496,7 @@ impl Session {
     }
 
     /// WebSocketCompleteAction. Unknown, stale and NO_ACTION tokens are ignored.
+    #[inline(always)]
     pub fn complete_action(&mut self, token: usize, bytes: u32) {
         if token == 0 {
             return;
@@ -503,6 +508,7 @@ impl Session {
         }
     }
 
+    #[inline(always)]
     fn token(&mut self) -> usize {
         self.next_token = self.next_token.wrapping_add(2);
         self.next_token

@@ -101,6 +101,7 @@ impl RecvSide {
         }
     }
 
+    #[inline(always)]
     pub(super) fn owns(&self, token: usize) -> bool {
         self.out.as_ref().map_or(false, |o| o.token() == token)
     }
@@ -109,6 +110,7 @@ impl RecvSide {
         self.pong_due = false;
     }
 
+    #[inline(always)]
     pub(super) fn queue(&mut self, buffer: Option<CallerBytesMut>, context: usize) -> Result<()> {
         if self.close.is_some() {
             return Err(Error::InvalidState);
@@ -173,7 +175,17 @@ impl Session {
 
     /// The next receive-side action. While a receive operation is pending and nothing is
     /// outstanding this never returns None (spec §9.2 rule 6).
+    #[inline]
     pub(super) fn poll_receive(&mut self, out: &mut Action) -> Result<bool> {
+        match self.whole_small_message(out) {
+            Ok(true) => Ok(true),
+            Ok(false) => self.poll_receive_general(out),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    #[inline(never)]
+    fn poll_receive_general(&mut self, out: &mut Action) -> Result<bool> {
         loop {
             if self.recv.out.is_some() {
                 return Ok(false);
@@ -212,6 +224,7 @@ impl Session {
         }
     }
 
+    #[inline(always)]
     fn indicate_receive(&mut self, ty: BufferType, buffer: Buffer, out: &mut Action) {
         let token = self.token();
         let context = self.recv.ops.front().map_or(0, |op| op.context);
@@ -306,6 +319,59 @@ impl Session {
         }
     }
 
+    /// The common case in one step: nothing outstanding or pending, the head receive operation
+    /// waiting, and R holding a whole unfragmented text or binary frame with a 7-bit length,
+    /// masked as the role requires, outside any fragmented message, that the operation can take
+    /// whole. Indicates it with exactly the outcome of the general path (header decode, then
+    /// `deliver_data`) and returns true; returns false, having changed nothing, for anything
+    /// else.
+    #[inline(always)]
+    fn whole_small_message(&mut self, out: &mut Action) -> Result<bool> {
+        let r = &self.recv;
+        if r.out.is_some() || r.pong_due || r.frame.is_some() || r.message.is_some() || r.close.is_some() {
+            return Ok(false);
+        }
+        let limit = match r.ops.front() {
+            Some(op) if !op.cancelled && !self.aborted => op.buffer.map_or(usize::MAX, |b| b.len() as usize),
+            _ => return Ok(false),
+        };
+        let start = r.start;
+        let bytes = self.region.slice(start..r.end);
+        let (b0, b1) = match bytes {
+            [b0, b1, ..] => (*b0, *b1),
+            _ => return Ok(false),
+        };
+        // FIN set, RSV bits clear, opcode text (1) or binary (2).
+        let kind = match b0 {
+            0x81 => MessageKind::Text,
+            0x82 => MessageKind::Binary,
+            _ => return Ok(false),
+        };
+        let masked = b1 & 0x80 != 0;
+        let len = (b1 & 0x7F) as usize;
+        let header_len = if masked { 6 } else { 2 };
+        if masked != (self.role == Role::Server)
+            || len == 0
+            || len > 125
+            || len > limit
+            || bytes.len() < header_len + len
+        {
+            return Ok(false);
+        }
+        let at = start + header_len;
+        if masked {
+            let key = [bytes[2], bytes[3], bytes[4], bytes[5]];
+            frame::apply_mask(self.region.slice_mut(at..at + len), key, 0);
+        }
+        if kind == MessageKind::Text && !self.config.disable_utf8_verification {
+            Utf8Validator::validate(self.region.slice(at..at + len))?;
+        }
+        self.recv.start = at + len;
+        let buffer = self.data_buffer(at, len);
+        self.indicate_receive(BufferType::for_data(kind, true), buffer, out);
+        Ok(true)
+    }
+
     /// Delivers the payload bytes of the current data frame that R holds (unmasked in place and
     /// validated first), or asks for more.
     fn deliver_data(&mut self, mut f: DataFrame, limit: Option<usize>) -> Result<Step> {
@@ -343,6 +409,7 @@ impl Session {
 
     /// The buffer describing `n` delivered bytes at `at` in R: in place, or copied into the
     /// caller's receive buffer.
+    #[inline(always)]
     fn data_buffer(&mut self, at: usize, n: usize) -> Buffer {
         let caller = self.recv.ops.front_mut().and_then(|op| op.buffer.as_mut());
         match caller {
@@ -409,6 +476,7 @@ impl Session {
     }
 
     /// CompleteAction for the receive side's outstanding action.
+    #[inline(always)]
     pub(super) fn complete_receive(&mut self, transferred: u32) {
         match self.recv.out.take() {
             Some(Outstanding::Network { offered, .. }) => {

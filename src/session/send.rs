@@ -12,13 +12,16 @@
 
 use super::fifo::Fifo;
 use super::{Action, ActionKind, Buffer, BufferType, Channel, MessageKind, SendPayload, Session};
-use crate::config::CONTROL_AREA_SIZE;
+use crate::config::{Role, CONTROL_AREA_SIZE};
 use crate::error::{Error, Result};
 use crate::ffi::mem::CallerBytes;
 use crate::frame::{self, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 
 /// Longest close reason (`WEB_SOCKET_MAX_CLOSE_REASON_LENGTH`).
 pub const MAX_CLOSE_REASON: u32 = 123;
+
+/// Header of a masked frame with a 7-bit length.
+const SMALL_HEADER_LEN: usize = 6;
 
 pub(super) struct SendSide {
     ops: Fifo<SendOp>,
@@ -117,6 +120,7 @@ impl SendSide {
         }
     }
 
+    #[inline(always)]
     pub(super) fn owns(&self, token: usize) -> bool {
         self.out.as_ref().map_or(false, |o| o.token() == token)
     }
@@ -216,6 +220,9 @@ impl Session {
                 if self.channel != Channel::Free {
                     return false;
                 }
+                if self.small_masked_frame(out) {
+                    return true;
+                }
                 match self.start_frame() {
                     Ok(true) => self.next_frame_action(capacity, out),
                     Ok(false) => self.indicate_send(out),
@@ -252,6 +259,75 @@ impl Session {
             app_context: Some(context),
             token,
         };
+    }
+
+    /// The common client case in one step: the head operation is a data frame with at most 125
+    /// payload bytes, so header and masked payload go out together as one buffer in C. Same
+    /// bytes, state and action as `start_frame` followed by `next_frame_action` (which would
+    /// send a frame whose random key happens to be zero as header + payload in place; here it
+    /// stays one buffer). Returns false, having changed nothing, when the general path is
+    /// needed.
+    #[inline(always)]
+    fn small_masked_frame(&mut self, out: &mut Action) -> bool {
+        if self.role != Role::Client || self.config.disable_masking {
+            return false;
+        }
+        let (ty, context, bytes) = match self.send.ops.front() {
+            Some(SendOp { ty, context, payload: SendPayload::Bytes(b), .. }) => (*ty, *context, *b),
+            _ => return false,
+        };
+        let (kind, ends) = match ty.data() {
+            Some(d) => d,
+            None => return false,
+        };
+        let len = bytes.len() as usize;
+        if len > 125 {
+            return false;
+        }
+        let previous_message = self.send.wire_message;
+        let opcode = match (previous_message, kind) {
+            (None, MessageKind::Text) => OpCode::Text,
+            (None, MessageKind::Binary) => OpCode::Binary,
+            (Some(k), _) if k == kind => OpCode::Continuation,
+            (Some(_), _) => return false,
+        };
+        let key = match self.keys.next_key() {
+            Ok(k) => k,
+            Err(_) => return false,
+        };
+        let c = self.control_area();
+        let total = SMALL_HEADER_LEN + len;
+        let dst = self.region.slice_mut(c..c + total);
+        dst[0] = if ends { 0x80 } else { 0 } | opcode.bits();
+        dst[1] = 0x80 | len as u8;
+        dst[2..SMALL_HEADER_LEN].copy_from_slice(&key);
+        frame::mask_copy(&mut dst[SMALL_HEADER_LEN..], bytes.bytes(0..len), key, 0);
+        self.send.wire_message = if ends { None } else { Some(kind) };
+        self.send.frame = Frame {
+            header_len: SMALL_HEADER_LEN,
+            header_sent: false,
+            payload_len: len,
+            sent: 0,
+            key: Some(key),
+            contiguous: true,
+            untouched: true,
+            previous_message,
+        };
+        if let Some(op) = self.send.ops.front_mut() {
+            op.progress = Progress::Framing;
+        }
+        self.channel = Channel::UserFrame;
+        let token = self.token();
+        self.send.out = Some(Outstanding::Frame { token, bytes: total as u32, header: true, payload: len });
+        *out = Action {
+            kind: ActionKind::SendToNetwork,
+            buffers: [Buffer::data(self.region.ptr(c), total), Buffer::EMPTY],
+            count: 1,
+            buffer_type: ty.raw(),
+            app_context: Some(context),
+            token,
+        };
+        true
     }
 
     /// Builds the head operation's frame header (or whole control frame) in C. Returns false
@@ -438,6 +514,7 @@ impl Session {
     }
 
     /// CompleteAction for the send side's outstanding action.
+    #[inline(always)]
     pub(super) fn complete_send(&mut self, transferred: u32) {
         match self.send.out.take() {
             Some(Outstanding::Indicate { .. }) => {
