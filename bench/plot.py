@@ -22,6 +22,11 @@ with open(src) as f:
         key = (row["dir"], row["kind"], row["impl"])
         data.setdefault(key, []).append((int(row["size"]), float(row["mb_per_s"])))
 
+if not data:
+    # A partial run (e.g. `scripts/bench.sh callgrind`) has no throughput rows: keep the old plot.
+    print(f"no throughput rows in {src}: {dst} left as it was")
+    sys.exit(0)
+
 dirs = [("recv", "server receive (client-masked frames)"), ("send", "client send (frame + mask)")]
 kinds = ["binary", "ascii", "utf8-multi"]
 style = {
