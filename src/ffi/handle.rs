@@ -97,7 +97,7 @@ unsafe fn create(
     let region = match config.allocated_buffer {
         // SAFETY: the caller lends [addr, addr + len) until DeleteHandle (property contract);
         // Config checked that it is non-NULL and large enough.
-        Some((addr, _)) => unsafe { Region::borrowed(addr, config.region_size()) },
+        Some((addr, _)) => unsafe { Region::borrowed(addr, config.region_size() as u32) },
         None => Region::private(config.region_size())?,
     };
     let session = Session::new(role, config, region)?;

@@ -11,51 +11,90 @@ use crate::error::{Error, Result};
 use crate::handshake::{self, Header, HeaderRef};
 
 /// A library-owned `WEB_SOCKET_HTTP_HEADER` array and the NUL-terminated ASCII strings it
-/// points into. Kept until WebSocketDeleteHandle.
+/// points into, in one allocation: the headers, then the strings in the vector's spare capacity
+/// (never touched through the vector, which never grows). Header names and fixed values
+/// ("Upgrade", "websocket", "13") point at static strings instead. Kept until
+/// WebSocketDeleteHandle.
 pub(crate) struct HeaderArray {
-    headers: Vec<WEB_SOCKET_HTTP_HEADER>,
-    _text: Vec<u8>,
+    storage: Vec<WEB_SOCKET_HTTP_HEADER>,
 }
 
-// SAFETY: the raw pointers in `headers` point into `_text`, which the array owns and never
-// changes; it is only touched under the handle's lock.
+// SAFETY: the raw pointers in the headers point into the same allocation, which the array owns
+// and never changes; it is only touched under the handle's lock.
 unsafe impl Send for HeaderArray {}
+
+/// The NUL-terminated static copy of a header name or fixed header value, if it is one.
+fn static_c_string(s: &str) -> Option<&'static [u8]> {
+    static_c_string_bytes(s.as_bytes())
+}
+
+fn static_c_string_bytes(s: &[u8]) -> Option<&'static [u8]> {
+    const FIXED: [&[u8]; 10] = [
+        b"Connection\0",
+        b"Upgrade\0",
+        b"websocket\0",
+        b"13\0",
+        b"Sec-WebSocket-Key\0",
+        b"Sec-WebSocket-Version\0",
+        b"Sec-WebSocket-Accept\0",
+        b"Sec-WebSocket-Protocol\0",
+        b"Sec-WebSocket-Extensions\0",
+        b"\0",
+    ];
+    FIXED.iter().copied().find(|f| &f[..f.len() - 1] == s)
+}
 
 impl HeaderArray {
     fn new(list: &[Header]) -> Result<HeaderArray> {
-        let size: usize = list.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
-        let mut text = Vec::new();
-        text.try_reserve_exact(size).map_err(|_| Error::OutOfMemory)?;
-        let mut spans = Vec::with_capacity(list.len());
+        // Header names and fixed values point at static strings; only the rest is copied.
+        let copied = |s: &str| if static_c_string(s).is_some() { 0 } else { s.len() + 1 };
+        let text_len: usize = list.iter().map(|(n, v)| copied(n) + copied(v)).sum();
+        let slot = core::mem::size_of::<WEB_SOCKET_HTTP_HEADER>();
+        let mut storage: Vec<WEB_SOCKET_HTTP_HEADER> = Vec::new();
+        storage
+            .try_reserve_exact(list.len() + (text_len + slot - 1) / slot)
+            .map_err(|_| Error::OutOfMemory)?;
+        // The strings start right after the headers; every push below stays within the
+        // reserved capacity, so the allocation never moves.
+        let text = storage.as_mut_ptr().wrapping_add(list.len()) as *mut u8;
+        let mut at = 0;
+        let mut place = |s: &str| match static_c_string(s) {
+            Some(fixed) => fixed.as_ptr() as PCHAR,
+            None => {
+                let p = text.wrapping_add(at) as PCHAR;
+                at += s.len() + 1;
+                p
+            }
+        };
         for (name, value) in list {
-            let n = text.len();
-            text.extend_from_slice(name.as_bytes());
-            text.push(0);
-            let v = text.len();
-            text.extend_from_slice(value.as_bytes());
-            text.push(0);
-            spans.push((n, name.len(), v, value.len()));
+            storage.push(WEB_SOCKET_HTTP_HEADER {
+                pcName: place(name),
+                ulNameLength: name.len() as ULONG,
+                pcValue: place(value),
+                ulValueLength: value.len() as ULONG,
+            });
         }
-        // `text` is complete and never grows again, so pointers into it stay valid.
-        let base = text.as_mut_ptr();
-        let headers = spans
-            .into_iter()
-            .map(|(n, nl, v, vl)| WEB_SOCKET_HTTP_HEADER {
-                pcName: base.wrapping_add(n) as PCHAR,
-                ulNameLength: nl as ULONG,
-                pcValue: base.wrapping_add(v) as PCHAR,
-                ulValueLength: vl as ULONG,
-            })
-            .collect();
-        Ok(HeaderArray { headers, _text: text })
+        let text = storage.as_mut_ptr().wrapping_add(list.len()) as *mut u8;
+        let mut at = 0;
+        let rest = list.iter().flat_map(|(n, v)| [n.as_bytes(), v.as_bytes()]);
+        for s in rest.filter(|s| static_c_string_bytes(s).is_none()) {
+            // SAFETY: [at, at + s.len() + 1) lies within the `text_len` bytes reserved after the
+            // headers (the spans add up to `text_len`), which nothing else references.
+            unsafe {
+                core::ptr::copy_nonoverlapping(s.as_ptr(), text.add(at), s.len());
+                *text.add(at + s.len()) = 0;
+            }
+            at += s.len() + 1;
+        }
+        Ok(HeaderArray { storage })
     }
 
     fn ptr(&mut self) -> *mut WEB_SOCKET_HTTP_HEADER {
-        self.headers.as_mut_ptr()
+        self.storage.as_mut_ptr()
     }
 
     fn len(&self) -> ULONG {
-        self.headers.len() as ULONG
+        self.storage.len() as ULONG
     }
 }
 

@@ -68,11 +68,9 @@ pub unsafe extern "system" fn WebSocketReceive(
             if len == 0 {
                 return Err(Error::ArrayTooSmall);
             }
-            if ptr.is_null() {
-                return Err(Error::NullWithLength);
-            }
-            // SAFETY: writable for `len` bytes until the operation completes, per the contract.
-            Some(unsafe { CallerBytesMut::new(ptr, len) })
+            // SAFETY: NULL or writable for `len` bytes until the operation completes, per the
+            // contract.
+            Some(unsafe { CallerBytesMut::new(ptr, len) }.ok_or(Error::NullWithLength)?)
         };
         table::with_entry(hWebSocket, |e| e.session.queue_receive(buffer, pvContext as usize))
     })

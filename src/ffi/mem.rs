@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 /// The region R | S | C of one handle.
 pub struct Region {
     ptr: NonNull<u8>,
-    len: usize,
+    /// At most RBS + SBS + 144 (< 2^18).
+    len: u32,
     owned: bool,
 }
 
@@ -25,27 +26,28 @@ unsafe impl Send for Region {}
 impl Region {
     /// A private, zero-filled region of `len` bytes, freed on drop.
     pub fn private(len: usize) -> Result<Region> {
+        let len32 = u32::try_from(len).map_err(|_| Error::OutOfMemory)?;
         let mut v: Vec<u8> = Vec::new();
         v.try_reserve_exact(len).map_err(|_| Error::OutOfMemory)?;
         v.resize(len, 0);
         let raw: *mut [u8] = Box::into_raw(v.into_boxed_slice());
         let ptr = NonNull::new(raw as *mut u8).unwrap_or(NonNull::dangling());
-        Ok(Region { ptr, len, owned: true })
+        Ok(Region { ptr, len: len32, owned: true })
     }
 
     /// The caller's ALLOCATED_BUFFER.
     ///
     /// # Safety
     /// `addr` must be non-NULL and `[addr, addr + len)` writable and not otherwise used by the
-    /// caller until the Region is dropped (WebSocketDeleteHandle).
-    pub unsafe fn borrowed(addr: usize, len: usize) -> Region {
+    /// caller until the Region is dropped (WebSocketDeleteHandle). `len` is a ULONG.
+    pub unsafe fn borrowed(addr: usize, len: u32) -> Region {
         let ptr = NonNull::new(addr as *mut u8).unwrap_or(NonNull::dangling());
         Region { ptr, len, owned: false }
     }
 
     /// Size in bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether the region is empty (never, for a valid handle).
@@ -80,19 +82,19 @@ impl Region {
 
     /// The address of byte `offset` (`offset <= len`), for handing to the caller.
     pub fn ptr(&self, offset: usize) -> *mut u8 {
-        assert!(offset <= self.len, "region offset out of bounds");
+        assert!(offset <= self.len(), "region offset out of bounds");
         self.ptr.as_ptr().wrapping_add(offset)
     }
 
     fn check(&self, range: &Range<usize>) {
-        assert!(range.start <= range.end && range.end <= self.len, "region range out of bounds");
+        assert!(range.start <= range.end && range.end <= self.len(), "region range out of bounds");
     }
 }
 
 impl Drop for Region {
     fn drop(&mut self) {
         if self.owned {
-            let raw = core::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len);
+            let raw = core::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len());
             // SAFETY: created by Box::into_raw in `private` with this length.
             drop(unsafe { Box::from_raw(raw) });
         }
@@ -154,7 +156,7 @@ impl CallerBytes {
 /// A buffer the caller passed to WebSocketReceive for the data to be copied into.
 #[derive(Debug, Clone, Copy)]
 pub struct CallerBytesMut {
-    ptr: *mut u8,
+    ptr: NonNull<u8>,
     len: u32,
 }
 
@@ -165,10 +167,11 @@ impl CallerBytesMut {
     /// Wraps caller memory.
     ///
     /// # Safety
-    /// `ptr` must be non-NULL and writable for `len` (> 0) bytes until the receive operation's
-    /// INDICATE_RECEIVE_COMPLETE is handed out, the handle is aborted, or it is deleted.
-    pub unsafe fn new(ptr: *mut u8, len: u32) -> CallerBytesMut {
-        CallerBytesMut { ptr, len }
+    /// Unless NULL (then None), `ptr` must be writable for `len` (> 0) bytes until the receive
+    /// operation's INDICATE_RECEIVE_COMPLETE is handed out, the handle is aborted, or it is
+    /// deleted.
+    pub unsafe fn new(ptr: *mut u8, len: u32) -> Option<CallerBytesMut> {
+        NonNull::new(ptr).map(|ptr| CallerBytesMut { ptr, len })
     }
 
     /// Capacity in bytes.
@@ -187,9 +190,9 @@ impl CallerBytesMut {
         if !src.is_empty() {
             // SAFETY: the caller's buffer holds `len >= src.len()` writable bytes; our source is
             // the region, which never overlaps caller payload buffers.
-            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr, src.len()) };
+            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.as_ptr(), src.len()) };
         }
-        self.ptr
+        self.ptr.as_ptr()
     }
 }
 

@@ -225,9 +225,18 @@ pub enum SendPayload {
 #[derive(Debug)]
 enum Phase {
     Created,
-    ClientHandshaking { accept: String, subprotocols: Vec<String>, extensions: Vec<String> },
+    /// Boxed: only needed until the response is verified, and the handle keeps its size small.
+    ClientHandshaking(Box<ClientOffer>),
     ServerHandshaking,
     Open,
+}
+
+/// What a client remembers between its request and the server's response.
+#[derive(Debug)]
+struct ClientOffer {
+    accept: String,
+    subprotocols: Vec<String>,
+    extensions: Vec<String>,
 }
 
 /// Who holds the outgoing byte stream (one SEND_TO_NETWORK outstanding at a time, and a frame's
@@ -338,11 +347,11 @@ impl Session {
         }
         let key = handshake::encode_key(&nonce);
         let headers = handshake::client_request_headers(&key, &subprotocols, &extensions);
-        self.phase = Phase::ClientHandshaking {
+        self.phase = Phase::ClientHandshaking(Box::new(ClientOffer {
             accept: handshake::accept_for_key(key.as_bytes()),
             subprotocols,
             extensions,
-        };
+        }));
         Ok(headers)
     }
 
@@ -356,8 +365,8 @@ impl Session {
     ) -> Result<Selection> {
         self.expect_role(Role::Client)?;
         let selection = match &self.phase {
-            Phase::ClientHandshaking { accept, subprotocols, extensions } => {
-                handshake::verify_response(response, accept, subprotocols, extensions)?
+            Phase::ClientHandshaking(offer) => {
+                handshake::verify_response(response, &offer.accept, &offer.subprotocols, &offer.extensions)?
             }
             _ => return Err(Error::InvalidState),
         };

@@ -31,7 +31,9 @@ pub(super) struct RecvSide {
     utf8: Utf8Validator,
     close: Option<CloseInfo>,
     /// The payload of the latest ping (its buffer is allocated at the first ping and reused).
-    pong: Vec<u8>,
+    pong: Option<Box<[u8; MAX_CONTROL_PAYLOAD]>>,
+    /// Its length.
+    pong_len: u8,
     /// A pong carrying `pong` is due.
     pong_due: bool,
 }
@@ -55,12 +57,12 @@ struct DataFrame {
 #[derive(Clone, Copy)]
 struct CloseInfo {
     status: u16,
-    /// Offset and length of the reason in R; None when the frame had no payload.
-    reason: Option<(usize, usize)>,
+    /// Offset and length of the reason in R (below 64 KiB); None when the frame had no payload.
+    reason: Option<(u32, u32)>,
 }
 
 enum Outstanding {
-    Network { token: usize, offered: usize },
+    Network { token: usize, offered: u32 },
     Indicate { token: usize },
     Pong { token: usize },
 }
@@ -96,7 +98,8 @@ impl RecvSide {
             message: None,
             utf8: Utf8Validator::new(),
             close: None,
-            pong: Vec::new(),
+            pong: None,
+            pong_len: 0,
             pong_due: false,
         }
     }
@@ -151,8 +154,9 @@ impl Session {
         if !self.recv.pong_due {
             return None;
         }
-        let payload = core::mem::take(&mut self.recv.pong);
-        let len = self.write_control_bytes(OpCode::Pong, &payload, mask);
+        let payload = self.recv.pong.take();
+        let bytes = payload.as_ref().map_or(&[][..], |p| &p[..self.recv.pong_len as usize]);
+        let len = self.write_control_bytes(OpCode::Pong, bytes, mask);
         self.recv.pong = payload;
         self.recv.pong_due = false;
         let token = self.token();
@@ -220,7 +224,7 @@ impl Session {
     fn close_buffer(&self, close: CloseInfo) -> Buffer {
         match close.reason {
             None => Buffer::close(core::ptr::null_mut(), 0, close.status),
-            Some((at, len)) => Buffer::close(self.region.ptr(at), len, close.status),
+            Some((at, len)) => Buffer::close(self.region.ptr(at as usize), len as usize, close.status),
         }
     }
 
@@ -252,7 +256,7 @@ impl Session {
         }
         let end = self.recv.end;
         let token = self.token();
-        self.recv.out = Some(Outstanding::Network { token, offered: rbs - end });
+        self.recv.out = Some(Outstanding::Network { token, offered: (rbs - end) as u32 });
         let context = self.recv.ops.front().map_or(0, |op| op.context);
         *out = Action {
             kind: ActionKind::ReceiveFromNetwork,
@@ -441,11 +445,14 @@ impl Session {
             OpCode::Ping => {
                 self.recv.start += total;
                 if !self.send.close_queued {
-                    let pong = &mut self.recv.pong;
-                    pong.clear();
-                    pong.try_reserve_exact(MAX_CONTROL_PAYLOAD).map_err(|_| Error::OutOfMemory)?;
-                    pong.extend_from_slice(self.region.slice(at..at + payload_len));
-                    self.recv.pong_due = true;
+                    if self.recv.pong.is_none() {
+                        self.recv.pong = Some(control_buffer()?);
+                    }
+                    if let Some(pong) = self.recv.pong.as_mut() {
+                        pong[..payload_len].copy_from_slice(self.region.slice(at..at + payload_len));
+                        self.recv.pong_len = payload_len as u8;
+                        self.recv.pong_due = true;
+                    }
                 }
                 Ok(Step::Continue)
             }
@@ -470,7 +477,7 @@ impl Session {
                 if !self.config.disable_utf8_verification {
                     Utf8Validator::validate(&payload[2..])?;
                 }
-                Ok(CloseInfo { status, reason: Some((at + 2, len - 2)) })
+                Ok(CloseInfo { status, reason: Some(((at + 2) as u32, (len - 2) as u32)) })
             }
         }
     }
@@ -488,7 +495,7 @@ impl Session {
                         op.cancelled = true;
                     }
                 } else {
-                    self.recv.end += (transferred as usize).min(offered);
+                    self.recv.end += transferred.min(offered) as usize;
                 }
             }
             Some(Outstanding::Indicate { .. }) => {
@@ -500,6 +507,14 @@ impl Session {
             None => {}
         }
     }
+}
+
+/// A zeroed buffer for a control frame's payload, allocated fallibly.
+fn control_buffer() -> Result<Box<[u8; MAX_CONTROL_PAYLOAD]>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(MAX_CONTROL_PAYLOAD).map_err(|_| Error::OutOfMemory)?;
+    v.resize(MAX_CONTROL_PAYLOAD, 0u8);
+    v.into_boxed_slice().try_into().map_err(|_| Error::Internal)
 }
 
 /// Whether a close status may appear on the wire (RFC 6455 §7.4). Rejected: 0-999 (unused),

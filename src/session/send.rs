@@ -56,12 +56,13 @@ enum Progress {
 
 /// The frame being emitted for the head operation.
 #[derive(Clone, Copy)]
+/// Lengths are u32: a payload is at most `ULONG` bytes (the caller's buffer length).
 struct Frame {
-    header_len: usize,
+    header_len: u32,
     header_sent: bool,
-    payload_len: usize,
+    payload_len: u32,
     /// Payload bytes acknowledged so far.
-    sent: usize,
+    sent: u32,
     /// Key to mask payload copies with (None: payload goes out in place).
     key: Option<[u8; 4]>,
     /// Header and payload sit together in C.
@@ -77,7 +78,7 @@ enum Outstanding {
         token: usize,
         bytes: u32,
         header: bool,
-        payload: usize,
+        payload: u32,
     },
     Indicate {
         token: usize,
@@ -304,9 +305,9 @@ impl Session {
         frame::mask_copy(&mut dst[SMALL_HEADER_LEN..], bytes.bytes(0..len), key, 0);
         self.send.wire_message = if ends { None } else { Some(kind) };
         self.send.frame = Frame {
-            header_len: SMALL_HEADER_LEN,
+            header_len: SMALL_HEADER_LEN as u32,
             header_sent: false,
-            payload_len: len,
+            payload_len: len as u32,
             sent: 0,
             key: Some(key),
             contiguous: true,
@@ -318,7 +319,8 @@ impl Session {
         }
         self.channel = Channel::UserFrame;
         let token = self.token();
-        self.send.out = Some(Outstanding::Frame { token, bytes: total as u32, header: true, payload: len });
+        self.send.out =
+            Some(Outstanding::Frame { token, bytes: total as u32, header: true, payload: len as u32 });
         *out = Action {
             kind: ActionKind::SendToNetwork,
             buffers: [Buffer::data(self.region.ptr(c), total), Buffer::EMPTY],
@@ -367,9 +369,9 @@ impl Session {
                     frame::mask_copy(&mut out[header_len..], bytes.bytes(0..len), k, 0);
                 }
                 Frame {
-                    header_len,
+                    header_len: header_len as u32,
                     header_sent: false,
-                    payload_len: len,
+                    payload_len: len as u32,
                     sent: 0,
                     key,
                     contiguous,
@@ -385,7 +387,7 @@ impl Session {
                 };
                 let header_len = self.write_control_frame(opcode, status, body, mask);
                 Frame {
-                    header_len,
+                    header_len: header_len as u32,
                     header_sent: false,
                     payload_len: 0,
                     sent: 0,
@@ -466,8 +468,14 @@ impl Session {
             return;
         }
         let f = self.send.frame;
-        let (contiguous, header_len, header_sent, sent, payload_len, key) =
-            (f.contiguous, f.header_len, f.header_sent, f.sent, f.payload_len, f.key);
+        let (contiguous, header_len, header_sent, sent, payload_len, key) = (
+            f.contiguous,
+            f.header_len as usize,
+            f.header_sent,
+            f.sent as usize,
+            f.payload_len as usize,
+            f.key,
+        );
         let mut action = Action {
             kind: ActionKind::SendToNetwork,
             buffer_type: ty.raw(),
@@ -509,7 +517,8 @@ impl Session {
         }
         let token = self.token();
         action.token = token;
-        self.send.out = Some(Outstanding::Frame { token, bytes: total as u32, header, payload });
+        self.send.out =
+            Some(Outstanding::Frame { token, bytes: total as u32, header, payload: payload as u32 });
         *out = action;
     }
 
