@@ -127,6 +127,7 @@ impl SendSide {
     }
 
     /// Validates and queues one send operation (spec §6.6).
+    #[inline(always)]
     pub(super) fn queue(&mut self, ty: BufferType, payload: SendPayload, context: usize) -> Result<()> {
         match (ty, payload) {
             (BufferType::Close, SendPayload::Close { status, reason }) => {
