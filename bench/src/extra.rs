@@ -148,15 +148,16 @@ fn func_name(s: &str) -> String {
             // under its working directory).
             let bench_src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
             let lib_src = format!("{}/src/", std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().display());
-            let bench_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-            // Cargo builds both crates with paths relative to their own roots ("src/...").
-            let relative = |root: &std::path::Path| !path.starts_with('/') && root.join(path).is_file();
+            let lib_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+            // Cargo names sources relative to the library's root: "src/..." for the library,
+            // "bench/src/..." for this crate.
+            let relative = !path.starts_with('/') && lib_dir.join(path).is_file();
             let file = if path.contains("/rustc/") || path.contains("/library/") {
                 format!("std {}", tail(2))
-            } else if relative(bench_dir) {
-                format!("bench {}", path.trim_start_matches("src/"))
-            } else if relative(bench_dir.parent().unwrap()) {
-                format!("lib {}", path.trim_start_matches("src/"))
+            } else if relative && path.starts_with("bench/src/") {
+                format!("bench {}", &path["bench/src/".len()..])
+            } else if relative && path.starts_with("src/") {
+                format!("lib {}", &path["src/".len()..])
             } else if let Some(rest) = path.strip_prefix(bench_src) {
                 format!("bench {rest}")
             } else if let Some(rest) = path.strip_prefix(lib_src.as_str()) {

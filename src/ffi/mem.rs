@@ -24,14 +24,18 @@ pub struct Region {
 unsafe impl Send for Region {}
 
 impl Region {
-    /// A private, zero-filled region of `len` bytes, freed on drop.
+    /// A private, zeroed region of `len` (> 0) bytes, freed on drop. Zeroed by the allocator
+    /// (`calloc`), which hands out fresh pages without writing them: a handle costs no memset
+    /// and no resident memory for the parts of its buffers it never uses.
     pub fn private(len: usize) -> Result<Region> {
         let len32 = u32::try_from(len).map_err(|_| Error::OutOfMemory)?;
-        let mut v: Vec<u8> = Vec::new();
-        v.try_reserve_exact(len).map_err(|_| Error::OutOfMemory)?;
-        v.resize(len, 0);
-        let raw: *mut [u8] = Box::into_raw(v.into_boxed_slice());
-        let ptr = NonNull::new(raw as *mut u8).unwrap_or(NonNull::dangling());
+        let layout = std::alloc::Layout::array::<u8>(len).map_err(|_| Error::OutOfMemory)?;
+        if len == 0 {
+            return Err(Error::Internal);
+        }
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr = NonNull::new(raw).ok_or(Error::OutOfMemory)?;
         Ok(Region { ptr, len: len32, owned: true })
     }
 
@@ -93,10 +97,9 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
-        if self.owned {
-            let raw = core::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len());
-            // SAFETY: created by Box::into_raw in `private` with this length.
-            drop(unsafe { Box::from_raw(raw) });
+        if let (true, Ok(layout)) = (self.owned, std::alloc::Layout::array::<u8>(self.len())) {
+            // SAFETY: allocated in `private` by the global allocator with this layout.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) };
         }
     }
 }
