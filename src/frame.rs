@@ -190,41 +190,68 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
         // Small payloads (most control frames and chat-sized messages): words, then bytes.
         xor_words(buf, mask_word(key), key);
     } else {
-        apply_mask_blocks(buf, key);
+        apply_mask_blocks::<false>(buf, key);
     }
 }
 
+/// `apply_mask` that also returns whether every unmasked byte is ASCII (below 0x80), found on
+/// the way at the cost of one OR per word, so that ASCII text needs no separate validation pass.
+#[inline(always)]
+pub fn unmask_ascii(buf: &mut [u8], key: [u8; 4], offset: u64) -> bool {
+    let key = rotate_key(key, offset);
+    if buf.len() < 64 {
+        xor_words(buf, mask_word(key), key) & HIGH_BITS == 0
+    } else {
+        apply_mask_blocks::<true>(buf, key)
+    }
+}
+
+/// The top bit of every byte of a word.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
 #[inline(never)]
-fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4]) {
+fn apply_mask_blocks<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> bool {
     let word = mask_word(key);
     // Whole 64-byte blocks with AVX2 when the CPU has it. The rest (or all of it) in 32-byte
     // blocks of four 64-bit lanes, which the compiler turns into SSE2 XORs; then words, bytes.
-    let done = crate::ffi::simd::xor_blocks(buf, word);
+    let (done, ascii) = crate::ffi::simd::xor_blocks::<ASCII>(buf, word);
     let buf = &mut buf[done..];
+    let mut seen = 0u64;
     let mut blocks = buf.chunks_exact_mut(32);
     for block in &mut blocks {
         for lane in block.chunks_exact_mut(8) {
             let mut b = [0u8; 8];
             b.copy_from_slice(lane);
-            lane.copy_from_slice(&(u64::from_ne_bytes(b) ^ word).to_ne_bytes());
+            let x = u64::from_ne_bytes(b) ^ word;
+            if ASCII {
+                seen |= x;
+            }
+            lane.copy_from_slice(&x.to_ne_bytes());
         }
     }
-    xor_words(blocks.into_remainder(), word, key);
+    seen |= xor_words(blocks.into_remainder(), word, key);
+    ascii && seen & HIGH_BITS == 0
 }
 
 /// XORs `buf` with the mask: 8-byte words, then the last bytes (`buf` starts at a key phase of 0
-/// for `key`, and `word` is `key` twice).
+/// for `key`, and `word` is `key` twice). Returns the OR of everything written (for the ASCII
+/// test: only the top bit of each byte matters).
 #[inline(always)]
-fn xor_words(buf: &mut [u8], word: u64, key: [u8; 4]) {
+fn xor_words(buf: &mut [u8], word: u64, key: [u8; 4]) -> u64 {
+    let mut seen = 0u64;
     let mut words = buf.chunks_exact_mut(8);
     for lane in &mut words {
         let mut b = [0u8; 8];
         b.copy_from_slice(lane);
-        lane.copy_from_slice(&(u64::from_ne_bytes(b) ^ word).to_ne_bytes());
+        let x = u64::from_ne_bytes(b) ^ word;
+        seen |= x;
+        lane.copy_from_slice(&x.to_ne_bytes());
     }
     for (i, b) in words.into_remainder().iter_mut().enumerate() {
         *b ^= key[i & 3];
+        seen |= u64::from(*b);
     }
+    seen
 }
 
 /// Writes `src` XOR `key` into `dst` (same length), `src[0]` being payload byte `offset`.

@@ -72,6 +72,11 @@ impl Utf8Validator {
         Ok(())
     }
 
+    /// Whether no code point is cut open (an all-ASCII chunk may then skip `feed`).
+    pub fn between_code_points(&self) -> bool {
+        self.partial_len == 0
+    }
+
     /// Checks that the message does not end inside a code point, and resets for the next one.
     pub fn finish(&mut self) -> Result<()> {
         let incomplete = self.partial_len != 0;

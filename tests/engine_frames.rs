@@ -524,3 +524,30 @@ fn small_frame_fast_paths_match_the_general_path() {
         }
     }
 }
+
+/// An all-ASCII chunk skips UTF-8 validation only between code points: ASCII right after the
+/// first byte of a cut code point is still an error, at every split and in every frame layout.
+#[test]
+fn ascii_chunks_after_a_cut_code_point_are_still_validated() {
+    let ascii = [b'a'; 150];
+    let bad = [&[0xC3u8][..], &ascii[..]].concat();
+    let good = ["é".as_bytes(), &ascii[..]].concat();
+    let frame = |payload: &[u8]| {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let mut v = vec![0x81, 0xFE, 0, payload.len() as u8];
+        v.extend_from_slice(&key);
+        v.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        v
+    };
+    assert_eq!(every_split(&[], &frame(&bad)), Err(E_INVALID_PROTOCOL_FORMAT));
+    assert_eq!(
+        every_split(&[], &frame(&good)),
+        Ok(vec![Outcome::Indicated(UTF8_MESSAGE, Some(good.clone()), 0)])
+    );
+    // The same across frames: a fragment ends inside the code point, the next is ASCII.
+    let frag = [masked(0x01, &[0xC3]), masked(0x80, &ascii[..100])].concat();
+    assert_eq!(every_split(&[], &frag), Err(E_INVALID_PROTOCOL_FORMAT));
+    // ... and a continuation byte after the ASCII must not complete the cut code point.
+    let frag = [masked(0x01, &[0xC3]), masked(0x00, &ascii[..100]), masked(0x80, &[0xA9])].concat();
+    assert_eq!(every_split(&[], &frag), Err(E_INVALID_PROTOCOL_FORMAT));
+}

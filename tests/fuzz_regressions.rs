@@ -89,3 +89,38 @@ fn masking_matches_a_bytewise_reference() {
         }
     }
 }
+
+/// `unmask_ascii` also reports whether every unmasked byte is ASCII (the receive path then skips
+/// UTF-8 validation of the chunk): true for all-ASCII results, false when any single byte of the
+/// result has its top bit set — at every position for short buffers, in the AVX2 blocks, the
+/// 32-byte blocks, the words and the tail bytes of longer ones, for every key phase.
+#[test]
+fn unmasking_reports_ascii_exactly() {
+    use websocket::frame::unmask_ascii as apply_mask;
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let clear: Vec<u8> =
+        (0..1200u32).map(|i| b' ' + (i.wrapping_mul(2_654_435_761) >> 13) as u8 % 95).collect();
+    let masked = |want: &[u8], offset: u64| -> Vec<u8> {
+        want.iter().enumerate().map(|(i, b)| b ^ key[((offset + i as u64) % 4) as usize]).collect()
+    };
+    for len in (0..=300usize).chain(1000..=1100) {
+        for offset in 0..4u64 {
+            let want = &clear[..len];
+            let mut buf = masked(want, offset);
+            assert!(apply_mask(&mut buf, key, offset), "ASCII, len {len} offset {offset}");
+            assert_eq!(buf, want);
+            let positions: Vec<usize> = if len <= 300 {
+                (0..len).collect()
+            } else {
+                (0..len).step_by(7).chain(len - 70..len).collect()
+            };
+            for p in positions {
+                let mut want = want.to_vec();
+                want[p] |= 0x80;
+                let mut buf = masked(&want, offset);
+                assert!(!apply_mask(&mut buf, key, offset), "byte {p} of {len}, offset {offset}");
+                assert_eq!(buf, want);
+            }
+        }
+    }
+}

@@ -3,17 +3,18 @@
 //! CPU has it. Every kernel has a portable fallback in its caller.
 
 /// XORs every 8-byte word of the longest prefix of `buf` that is a multiple of 64 bytes with
-/// `word`, using AVX2 when available. Returns the number of bytes processed (0 without AVX2).
-pub fn xor_blocks(buf: &mut [u8], word: u64) -> usize {
+/// `word`, using AVX2 when available. Returns the number of bytes processed (0 without AVX2)
+/// and, with `ASCII`, whether every byte written is ASCII (below 0x80; always true without).
+pub fn xor_blocks<const ASCII: bool>(buf: &mut [u8], word: u64) -> (usize, bool) {
     #[cfg(target_arch = "x86_64")]
     {
         if buf.len() >= 64 && std::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is available (checked just above).
-            return unsafe { xor_blocks_avx2(buf, word) };
+            return unsafe { xor_blocks_avx2::<ASCII>(buf, word) };
         }
     }
     let _ = (buf, word);
-    0
+    (0, true)
 }
 
 /// Writes `src` XOR `word` (per 8-byte word) into `dst` for the longest common prefix that is a
@@ -60,14 +61,15 @@ unsafe fn xor_copy_blocks_avx2(dst: &mut [u8], src: &[u8], word: u64) -> usize {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn xor_blocks_avx2(buf: &mut [u8], word: u64) -> usize {
+unsafe fn xor_blocks_avx2<const ASCII: bool>(buf: &mut [u8], word: u64) -> (usize, bool) {
     use core::arch::x86_64::{
-        __m256i, _mm256_loadu_si256, _mm256_set1_epi64x, _mm256_storeu_si256, _mm256_xor_si256,
+        __m256i, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi64x,
+        _mm256_setzero_si256, _mm256_storeu_si256, _mm256_xor_si256,
     };
-    // SAFETY: AVX2 is enabled for this function; the intrinsic only builds a register value
-    // (a safe fn on newer Rust, hence the allow; an unsafe one on Rust 1.63).
+    // SAFETY: AVX2 is enabled for this function; the intrinsics only build register values
+    // (safe fns on newer Rust, hence the allow; unsafe ones on Rust 1.63).
     #[allow(unused_unsafe)]
-    let key = unsafe { _mm256_set1_epi64x(word as i64) };
+    let (key, mut seen) = unsafe { (_mm256_set1_epi64x(word as i64), _mm256_setzero_si256()) };
     let blocks = buf.len() / 64;
     let base = buf.as_mut_ptr();
     for i in 0..blocks {
@@ -75,13 +77,19 @@ unsafe fn xor_blocks_avx2(buf: &mut [u8], word: u64) -> usize {
         // loads and stores are allowed.
         unsafe {
             let p = base.add(i * 64) as *mut __m256i;
-            let a = _mm256_loadu_si256(p);
-            let b = _mm256_loadu_si256(p.add(1));
-            _mm256_storeu_si256(p, _mm256_xor_si256(a, key));
-            _mm256_storeu_si256(p.add(1), _mm256_xor_si256(b, key));
+            let a = _mm256_xor_si256(_mm256_loadu_si256(p), key);
+            let b = _mm256_xor_si256(_mm256_loadu_si256(p.add(1)), key);
+            _mm256_storeu_si256(p, a);
+            _mm256_storeu_si256(p.add(1), b);
+            if ASCII {
+                seen = _mm256_or_si256(seen, _mm256_or_si256(a, b));
+            }
         }
     }
-    blocks * 64
+    // SAFETY: as above (register-only intrinsic).
+    #[allow(unused_unsafe)]
+    let high_bits = unsafe { _mm256_movemask_epi8(seen) };
+    (blocks * 64, high_bits == 0)
 }
 
 #[cfg(test)]
@@ -91,8 +99,9 @@ mod tests {
         let word = 0x0102_0304_0506_0708u64;
         for len in [0usize, 63, 64, 65, 127, 128, 1000] {
             let mut buf: Vec<u8> = (0..len).map(|i| i as u8).collect();
-            let done = super::xor_blocks(&mut buf, word);
+            let (done, ascii) = super::xor_blocks::<true>(&mut buf, word);
             assert_eq!(done % 64, 0);
+            assert_eq!(ascii, buf[..done].is_ascii(), "len {len}");
             for (i, b) in buf.iter().enumerate() {
                 let expect = if i < done { (i as u8) ^ word.to_ne_bytes()[i % 8] } else { i as u8 };
                 assert_eq!(*b, expect, "len {len} byte {i}");

@@ -363,11 +363,16 @@ impl Session {
             return Ok(false);
         }
         let at = start + header_len;
+        let mut ascii = false;
         if masked {
             let key = [bytes[2], bytes[3], bytes[4], bytes[5]];
-            frame::apply_mask(self.region.slice_mut(at..at + len), key, 0);
+            let chunk = self.region.slice_mut(at..at + len);
+            match kind {
+                MessageKind::Binary => frame::apply_mask(chunk, key, 0),
+                MessageKind::Text => ascii = frame::unmask_ascii(chunk, key, 0),
+            }
         }
-        if kind == MessageKind::Text && !self.config.disable_utf8_verification {
+        if kind == MessageKind::Text && !ascii && !self.config.disable_utf8_verification {
             Utf8Validator::validate(self.region.slice(at..at + len))?;
         }
         self.recv.start = at + len;
@@ -389,13 +394,23 @@ impl Session {
         }
         let at = self.recv.start;
         let chunk = self.region.slice_mut(at..at + n);
-        if let Some(key) = f.mask {
-            frame::apply_mask(chunk, key, f.offset);
-        }
+        // Unmasking also tells whether the chunk is all ASCII: then, between code points, it is
+        // valid UTF-8 and leaves the validator where it was.
+        let validate = !self.config.disable_utf8_verification && f.kind == MessageKind::Text;
+        let ascii = match f.mask {
+            Some(key) if validate => frame::unmask_ascii(chunk, key, f.offset),
+            Some(key) => {
+                frame::apply_mask(chunk, key, f.offset);
+                false
+            }
+            None => false,
+        };
         let last = f.remaining == n as u64;
         let ends_message = last && f.fin;
-        if !self.config.disable_utf8_verification && f.kind == MessageKind::Text {
-            self.recv.utf8.feed(chunk)?;
+        if validate {
+            if !(ascii && self.recv.utf8.between_code_points()) {
+                self.recv.utf8.feed(chunk)?;
+            }
             if ends_message {
                 self.recv.utf8.finish()?;
             }
