@@ -2,9 +2,10 @@
 //!
 //! Whole runs are checked by `simdutf8` (SIMD picked at run time, with a scalar fallback; the same
 //! answers as the standard library's validator, several times faster on non-ASCII text); only a
-//! code point cut by a chunk boundary is carried over (at most 3 bytes) and finished with the
-//! standard library's validator. Overlong forms, surrogates (U+D800-U+DFFF) and
-//! values above U+10FFFF are rejected, as is a message that ends inside a code point.
+//! code point cut by a chunk boundary is carried over (at most 3 bytes, and only if it is a valid
+//! start) and finished with the standard library's validator. Overlong forms, surrogates
+//! (U+D800-U+DFFF) and values above U+10FFFF are rejected, as is a message that ends inside a
+//! code point.
 #![forbid(unsafe_code)]
 
 use crate::error::{Error, Result};
@@ -53,19 +54,22 @@ impl Utf8Validator {
             }
             partial_len = 0;
         }
+        // A code point cut by the end of the chunk is set aside first, so the body is checked
+        // in one pass that either succeeds or fails (no search for an error position).
+        let (body, tail) = rest.split_at(rest.len() - cut_tail_len(rest));
         // Short ASCII runs (typical small text messages) need no more than a word test.
-        let ascii = rest.len() <= 64 && rest.is_ascii();
-        match if ascii { Ok("") } else { simdutf8::compat::from_utf8(rest) } {
-            Ok(_) => {}
-            Err(e) => {
-                if e.error_len().is_some() {
-                    return Err(Error::InvalidUtf8);
-                }
-                // The chunk ends inside a code point that is valid so far.
-                let tail = &rest[e.valid_up_to()..];
-                partial[..tail.len()].copy_from_slice(tail);
-                partial_len = tail.len();
+        let ascii = body.len() <= 64 && body.is_ascii();
+        if !ascii && simdutf8::basic::from_utf8(body).is_err() {
+            return Err(Error::InvalidUtf8);
+        }
+        if !tail.is_empty() {
+            // Carried over only if it can still become a valid code point.
+            match core::str::from_utf8(tail) {
+                Err(e) if e.error_len().is_none() => {}
+                _ => return Err(Error::InvalidUtf8),
             }
+            partial[..tail.len()].copy_from_slice(tail);
+            partial_len = tail.len();
         }
         self.partial = partial;
         self.partial_len = partial_len as u8;
@@ -94,6 +98,25 @@ impl Utf8Validator {
         v.feed(bytes)?;
         v.finish()
     }
+}
+
+/// How many bytes at the end of `bytes` belong to a code point whose lead byte announces more
+/// bytes than follow it (0 to 3). Anything else, valid or not, is left to the validator.
+fn cut_tail_len(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(4) {
+        let b = bytes[bytes.len() - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back for its lead byte
+        }
+        let needed = match b {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        return if needed > back { back } else { 0 };
+    }
+    0
 }
 
 #[cfg(test)]
@@ -145,6 +168,19 @@ mod tests {
         ] {
             assert!(!check_every_split(bad));
         }
+    }
+
+    #[test]
+    fn sets_aside_only_a_cut_code_point() {
+        assert_eq!(cut_tail_len(b""), 0);
+        assert_eq!(cut_tail_len(b"abc"), 0);
+        assert_eq!(cut_tail_len("aé".as_bytes()), 0);
+        assert_eq!(cut_tail_len(b"a\xc3"), 1);
+        assert_eq!(cut_tail_len(b"a\xe2\x82"), 2);
+        assert_eq!(cut_tail_len(b"\xf0\x9f\x98"), 3);
+        assert_eq!(cut_tail_len("😀".as_bytes()), 0);
+        assert_eq!(cut_tail_len(b"\x80\x80\x80\x80"), 0, "no lead byte: left to the validator");
+        assert_eq!(cut_tail_len(b"\xff"), 0);
     }
 
     #[test]
