@@ -41,7 +41,15 @@ pub fn instr_child(args: &[String], cfg: &Cfg) {
     let k = parse_kind(&args[1]);
     let size: usize = args[2].parse().unwrap();
     let n: u64 = args[3].parse().unwrap();
-    let mut r = make(Imp::Ours, d, k, size, cfg);
+    // Optional: RBS and socket read size of a receive (the chunked-vs-whole comparison).
+    let mut r = match (args.get(4), args.get(5)) {
+        (Some(rbs), Some(read)) => {
+            let p =
+                crate::ours::Props { rbs: Some(rbs.parse().unwrap()), sbs: Some(cfg.sbs), allocated: false };
+            Box::new(crate::ours::Recv::new(k, size, &p, read.parse().unwrap()))
+        }
+        _ => make(Imp::Ours, d, k, size, cfg),
+    };
     r.run(if size <= 1024 { 2000 } else { 20 });
     std::hint::black_box(wsbench_measured(r.as_mut(), n));
 }
@@ -126,7 +134,11 @@ fn function_lines(text: &str) -> Vec<(f64, String)> {
         if let (Ok(ir), Some(rest)) = (num.parse::<f64>(), parts.next()) {
             let rest = rest.trim_start();
             // Skip the "(12.34%)" column if present.
-            let rest = if rest.starts_with('(') { rest.splitn(2, ')').nth(1).unwrap_or("").trim_start() } else { rest };
+            let rest = if rest.starts_with('(') {
+                rest.splitn(2, ')').nth(1).unwrap_or("").trim_start()
+            } else {
+                rest
+            };
             v.push((ir, rest.to_string()));
         }
     }
@@ -147,7 +159,10 @@ fn func_name(s: &str) -> String {
             // valgrind runs with cwd "/", so these paths are absolute (callgrind shortens paths
             // under its working directory).
             let bench_src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
-            let lib_src = format!("{}/src/", std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().display());
+            let lib_src = format!(
+                "{}/src/",
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().display()
+            );
             let lib_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
             // Cargo names sources relative to the library's root: "src/..." for the library,
             // "bench/src/..." for this crate.
@@ -163,7 +178,11 @@ fn func_name(s: &str) -> String {
             } else if let Some(rest) = path.strip_prefix(lib_src.as_str()) {
                 format!("lib {rest}")
             } else if path.contains("/.cargo/registry/") {
-                let krate = comps.iter().position(|c| c.starts_with("index.crates.io")).and_then(|i| comps.get(i + 1)).unwrap_or(&"crate");
+                let krate = comps
+                    .iter()
+                    .position(|c| c.starts_with("index.crates.io"))
+                    .and_then(|i| comps.get(i + 1))
+                    .unwrap_or(&"crate");
                 format!("crate {krate}")
             } else {
                 format!("libc {}", tail(1))
@@ -174,11 +193,13 @@ fn func_name(s: &str) -> String {
     s.rsplit_once("???:").map(|x| x.1.to_string()).unwrap_or_else(|| s.to_string())
 }
 
-const EXPORTS: [&str; 4] = ["WebSocketReceive", "WebSocketGetAction", "WebSocketCompleteAction", "WebSocketSend"];
+const EXPORTS: [&str; 4] =
+    ["WebSocketReceive", "WebSocketGetAction", "WebSocketCompleteAction", "WebSocketSend"];
 
 pub fn callgrind(res: &mut Results, cfg: &Cfg) {
     if Command::new("valgrind").arg("--version").output().is_err() {
-        res.notes.push("valgrind not found: no instruction counts (scripts/setup.sh base installs it)".into());
+        res.notes
+            .push("valgrind not found: no instruction counts (scripts/setup.sh base installs it)".into());
         return;
     }
     let _ = cfg;
@@ -193,7 +214,9 @@ pub fn callgrind(res: &mut Results, cfg: &Cfg) {
     ];
     for (d, k, s, n, tag) in cases {
         let label = format!("{} {} {} B", d.name(), k.name(), s);
-        let a = |n: u64| vec!["instr".to_string(), d.name().into(), k.name().into(), s.to_string(), n.to_string()];
+        let a = |n: u64| {
+            vec!["instr".to_string(), d.name().into(), k.name().into(), s.to_string(), n.to_string()]
+        };
         let f0 = format!("{RESULTS}/callgrind.{tag}.n0.out");
         let fnn = format!("{RESULTS}/callgrind.{tag}.full.out");
         let ft = format!("{RESULTS}/callgrind.{tag}.out");
@@ -209,16 +232,26 @@ pub fn callgrind(res: &mut Results, cfg: &Cfg) {
             res.notes.push(format!("callgrind run failed for {label}"));
             continue;
         }
-        let (Some(t0), Some(tn), Some(tt), Some(l1), Some(l0)) =
-            (callgrind_total(&f0), callgrind_total(&fnn), callgrind_total(&ft), callgrind_total(&fl), callgrind_total(&fl0))
-        else {
+        let (Some(t0), Some(tn), Some(tt), Some(l1), Some(l0)) = (
+            callgrind_total(&f0),
+            callgrind_total(&fnn),
+            callgrind_total(&ft),
+            callgrind_total(&fl),
+            callgrind_total(&fl0),
+        ) else {
             res.notes.push(format!("could not read callgrind totals for {label}"));
             continue;
         };
         // Collecting inside the exports also counts the warm-up: take the N - 0 difference.
         let lib = l1 - l0;
         let nf = n as f64;
-        res.instr.push(Instr { label: label.clone(), n, diff: (tn - t0) / nf, region: tt / nf, lib: lib / nf });
+        res.instr.push(Instr {
+            label: label.clone(),
+            n,
+            diff: (tn - t0) / nf,
+            region: tt / nf,
+            lib: lib / nf,
+        });
         let excl = function_lines(&annotate(&ft, false));
         let mut prof = String::new();
         prof += &format!("| Ir/msg | % | function |\n| ---: | ---: | --- |\n");
@@ -229,7 +262,11 @@ pub fn callgrind(res: &mut Results, cfg: &Cfg) {
         let mut by_file: Vec<(String, f64)> = Vec::new();
         for (ir, f) in &excl {
             let n = func_name(f);
-            let file = if n.contains(": ") { n.split(": ").next().unwrap().to_string() } else { "(no debug info)".into() };
+            let file = if n.contains(": ") {
+                n.split(": ").next().unwrap().to_string()
+            } else {
+                "(no debug info)".into()
+            };
             let file = if file.starts_with("libc") { "libc".into() } else { file };
             match by_file.iter_mut().find(|x| x.0 == file) {
                 Some(x) => x.1 += ir,
@@ -238,9 +275,50 @@ pub fn callgrind(res: &mut Results, cfg: &Cfg) {
         }
         by_file.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
         prof += "\nBy source file (exclusive Ir/msg): ";
-        prof += &by_file.iter().take(10).map(|(f, ir)| format!("{f} {:.0}", ir / nf)).collect::<Vec<_>>().join(", ");
+        prof += &by_file
+            .iter()
+            .take(10)
+            .map(|(f, ir)| format!("{f} {:.0}", ir / nf))
+            .collect::<Vec<_>>()
+            .join(", ");
         prof += "\n";
         res.profiles.push((format!("{label} (callgrind, exclusive, measured region, N = {n})"), prof));
+    }
+    // Receiving in 4 KiB pieces (RBS 4096, 4 KiB reads: the validator resumes across pieces) vs
+    // whole (RBS 65536, reads of up to 64 KiB), counted exactly inside the exports (the caller's
+    // copies are left out: glibc copies 64 KiB reads with `rep movsb`, which callgrind counts
+    // per byte, so whole-program counts would compare memcpy strategies).
+    for k in Kind::ALL {
+        for (size, n) in [(16usize << 10, 400u64), (64 << 10, 100)] {
+            let mut per = [0f64; 2];
+            for (i, (rbs, read)) in [(4096u32, 4096usize), (65536, 65536)].into_iter().enumerate() {
+                let a = |n: u64| {
+                    [
+                        "instr",
+                        "recv",
+                        k.name(),
+                        &size.to_string(),
+                        &n.to_string(),
+                        &rbs.to_string(),
+                        &read.to_string(),
+                    ]
+                    .map(String::from)
+                    .to_vec()
+                };
+                let (f0, f1) =
+                    (format!("{RESULTS}/callgrind.chunk.n0.out"), format!("{RESULTS}/callgrind.chunk.out"));
+                eprintln!("callgrind: recv {} {size} B, RBS {rbs}, reads of {read} B (N = {n})", k.name());
+                let (Some(t0), Some(t1)) = (
+                    run_callgrind(&f0, &EXPORTS, &a(0)).then(|| callgrind_total(&f0)).flatten(),
+                    run_callgrind(&f1, &EXPORTS, &a(n)).then(|| callgrind_total(&f1)).flatten(),
+                ) else {
+                    res.notes.push(format!("callgrind run failed for chunked receive {} {size}", k.name()));
+                    continue;
+                };
+                per[i] = (t1 - t0) / n as f64;
+            }
+            res.chunk_instr.insert((crate::kkey(k), size), (per[0], per[1]));
+        }
     }
 }
 
@@ -274,7 +352,8 @@ fn handle_cost(server: bool, p: Props, k: usize) -> HandleCost {
     // Warm-up: the handle table's first chunk and lazily-initialised globals exist afterwards.
     drop(ours::open(server, &p));
     let rlen = ours::region_len(server, &p);
-    let mut regions: Vec<Vec<u8>> = (0..k).map(|_| if p.allocated { vec![0u8; rlen] } else { Vec::new() }).collect();
+    let mut regions: Vec<Vec<u8>> =
+        (0..k).map(|_| if p.allocated { vec![0u8; rlen] } else { Vec::new() }).collect();
     let mut hs: Vec<WEB_SOCKET_HANDLE> = Vec::with_capacity(k);
     alloc::reset_max();
     alloc::enable(true);

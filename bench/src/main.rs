@@ -193,6 +193,8 @@ pub struct Results {
     pub tput: BTreeMap<(u8, u8, usize, Imp), Stat>,
     /// (kind, size) -> (chunked msgs/s, whole msgs/s)
     pub chunk: BTreeMap<(u8, usize), (f64, f64)>,
+    /// (kind, size) -> (chunked Ir/msg, whole Ir/msg), callgrind
+    pub chunk_instr: BTreeMap<(u8, usize), (f64, f64)>,
     pub instr: Vec<extra::Instr>,
     pub profiles: Vec<(String, String)>,
     pub alloc: Option<extra::AllocResults>,
@@ -255,8 +257,10 @@ fn chunk(res: &mut Results, cfg: &Cfg, filter: &str) {
             }
             let p4 = ours::Props { rbs: Some(4096), sbs: Some(cfg.sbs), allocated: false };
             let p64 = ours::Props { rbs: Some(65536), sbs: Some(cfg.sbs), allocated: false };
-            let mut rs: Vec<Box<dyn Runner>> =
-                vec![Box::new(ours::Recv::new(k, s, &p4, 4096)), Box::new(ours::Recv::new(k, s, &p64, 65536))];
+            let mut rs: Vec<Box<dyn Runner>> = vec![
+                Box::new(ours::Recv::new(k, s, &p4, 4096)),
+                Box::new(ours::Recv::new(k, s, &p64, 65536)),
+            ];
             let st = measure_many(&mut rs, cfg);
             let (c, w) = (st[0].msgs, st[1].msgs);
             eprintln!("{id}: chunked {:.0} MB/s, whole {:.0} MB/s", c * s as f64 / 1e6, w * s as f64 / 1e6);
@@ -308,11 +312,27 @@ pub static LOAD_START: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn main() {
     let _ = LOAD_START.set(
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
     );
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cfg = Cfg::from_env();
-    let known = ["all", "throughput", "validate", "chunk", "alloc", "scale", "threads", "callgrind", "instr", "scale-child"];
+    let known = [
+        "all",
+        "throughput",
+        "validate",
+        "chunk",
+        "alloc",
+        "scale",
+        "threads",
+        "callgrind",
+        "instr",
+        "scale-child",
+    ];
     let (mode, rest) = match args.first() {
         Some(m) if known.contains(&m.as_str()) => (m.as_str(), &args[1..]),
         _ => ("all", &args[..]),
