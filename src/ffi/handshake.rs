@@ -103,9 +103,9 @@ impl HeaderArray {
 /// Sec-WebSocket-Protocol / -Extensions when given).
 ///
 /// The subprotocol and extension strings are NUL-terminated and copied; `pInitialHeaders` is
-/// informational (no header is required). `*pAdditionalHeaders` receives a library-owned array of
-/// `*pulAdditionalHeaderCount` headers (NUL-terminated ASCII, terminator not counted), valid
-/// until WebSocketDeleteHandle.
+/// informational (no header is required). `*pAdditionalHeaders` receives a library-owned,
+/// read-only array of `*pulAdditionalHeaderCount` headers (NUL-terminated ASCII, terminator not
+/// counted), valid until WebSocketDeleteHandle.
 ///
 /// Errors: E_INVALIDARG for NULL outputs, a NULL array with a non-zero count, a subprotocol that
 /// is not an HTTP token, or an extension with CR, LF or non-ASCII bytes, or a server handle;
@@ -226,8 +226,8 @@ pub unsafe extern "system" fn WebSocketEndClientHandshake(
 /// Sec-WebSocket-Protocol / -Extensions when selected). The status line is the caller's business.
 ///
 /// `pszSubprotocolSelected` (NULL or "" for none) and the extension strings are copied.
-/// `*pResponseHeaders` receives a library-owned array of `*pulResponseHeaderCount` headers
-/// (NUL-terminated ASCII), valid until WebSocketDeleteHandle.
+/// `*pResponseHeaders` receives a library-owned, read-only array of `*pulResponseHeaderCount`
+/// headers (NUL-terminated ASCII), valid until WebSocketDeleteHandle.
 ///
 /// Errors: E_INVALID_PROTOCOL_FORMAT (missing or malformed headers),
 /// E_PROTOCOL_VERSION_NOT_SUPPORTED (a well-formed request for another version), E_INVALIDARG
