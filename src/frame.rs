@@ -194,6 +194,17 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
     }
 }
 
+/// `unmask_ascii` for text that will be validated (`text`), else `apply_mask` and false.
+#[inline(always)]
+pub fn unmask(buf: &mut [u8], key: [u8; 4], offset: u64, text: bool) -> bool {
+    if text {
+        unmask_ascii(buf, key, offset)
+    } else {
+        apply_mask(buf, key, offset);
+        false
+    }
+}
+
 /// `apply_mask` that also returns whether every unmasked byte is ASCII (below 0x80), found on
 /// the way at the cost of one OR per word, so that ASCII text needs no separate validation pass.
 #[inline(always)]

@@ -25,10 +25,6 @@ unsafe impl Send for HeaderArray {}
 
 /// The NUL-terminated static copy of a header name or fixed header value, if it is one.
 fn static_c_string(s: &str) -> Option<&'static [u8]> {
-    static_c_string_bytes(s.as_bytes())
-}
-
-fn static_c_string_bytes(s: &[u8]) -> Option<&'static [u8]> {
     const FIXED: [&[u8]; 10] = [
         b"Connection\0",
         b"Upgrade\0",
@@ -41,7 +37,7 @@ fn static_c_string_bytes(s: &[u8]) -> Option<&'static [u8]> {
         b"Sec-WebSocket-Extensions\0",
         b"\0",
     ];
-    FIXED.iter().copied().find(|f| &f[..f.len() - 1] == s)
+    FIXED.iter().copied().find(|f| &f[..f.len() - 1] == s.as_bytes())
 }
 
 impl HeaderArray {
@@ -54,38 +50,37 @@ impl HeaderArray {
         storage
             .try_reserve_exact(list.len() + (text_len + slot - 1) / slot)
             .map_err(|_| Error::OutOfMemory)?;
-        // The strings start right after the headers; every push below stays within the
-        // reserved capacity, so the allocation never moves.
-        let text = storage.as_mut_ptr().wrapping_add(list.len()) as *mut u8;
+        // Headers and strings are written through one pointer into the reserved capacity (the
+        // strings right after the headers), then the headers are made the vector's contents.
+        let base = storage.as_mut_ptr();
+        let text = base.wrapping_add(list.len()) as *mut u8;
         let mut at = 0;
-        let mut place = |s: &str| match static_c_string(s) {
-            Some(fixed) => fixed.as_ptr() as PCHAR,
-            None => {
-                let p = text.wrapping_add(at) as PCHAR;
-                at += s.len() + 1;
-                p
+        let mut place = |s: &str| -> PCHAR {
+            if let Some(fixed) = static_c_string(s) {
+                return fixed.as_ptr() as PCHAR;
             }
-        };
-        for (name, value) in list {
-            storage.push(WEB_SOCKET_HTTP_HEADER {
-                pcName: place(name),
-                ulNameLength: name.len() as ULONG,
-                pcValue: place(value),
-                ulValueLength: value.len() as ULONG,
-            });
-        }
-        let text = storage.as_mut_ptr().wrapping_add(list.len()) as *mut u8;
-        let mut at = 0;
-        let rest = list.iter().flat_map(|(n, v)| [n.as_bytes(), v.as_bytes()]);
-        for s in rest.filter(|s| static_c_string_bytes(s).is_none()) {
             // SAFETY: [at, at + s.len() + 1) lies within the `text_len` bytes reserved after the
-            // headers (the spans add up to `text_len`), which nothing else references.
+            // headers (the copied strings add up to `text_len`), which nothing else references.
             unsafe {
                 core::ptr::copy_nonoverlapping(s.as_ptr(), text.add(at), s.len());
                 *text.add(at + s.len()) = 0;
             }
+            let p = text.wrapping_add(at) as PCHAR;
             at += s.len() + 1;
+            p
+        };
+        for (i, (name, value)) in list.iter().enumerate() {
+            let header = WEB_SOCKET_HTTP_HEADER {
+                pcName: place(name),
+                ulNameLength: name.len() as ULONG,
+                pcValue: place(value),
+                ulValueLength: value.len() as ULONG,
+            };
+            // SAFETY: element i < list.len() of the reserved capacity, before the strings.
+            unsafe { base.add(i).write(header) };
         }
+        // SAFETY: the first list.len() elements were written just above.
+        unsafe { storage.set_len(list.len()) };
         Ok(HeaderArray { storage })
     }
 

@@ -366,11 +366,7 @@ impl Session {
         let mut ascii = false;
         if masked {
             let key = [bytes[2], bytes[3], bytes[4], bytes[5]];
-            let chunk = self.region.slice_mut(at..at + len);
-            match kind {
-                MessageKind::Binary => frame::apply_mask(chunk, key, 0),
-                MessageKind::Text => ascii = frame::unmask_ascii(chunk, key, 0),
-            }
+            ascii = frame::unmask(self.region.slice_mut(at..at + len), key, 0, kind == MessageKind::Text);
         }
         if kind == MessageKind::Text && !ascii && !self.config.disable_utf8_verification {
             Utf8Validator::validate(self.region.slice(at..at + len))?;
@@ -397,14 +393,7 @@ impl Session {
         // Unmasking also tells whether the chunk is all ASCII: then, between code points, it is
         // valid UTF-8 and leaves the validator where it was.
         let validate = !self.config.disable_utf8_verification && f.kind == MessageKind::Text;
-        let ascii = match f.mask {
-            Some(key) if validate => frame::unmask_ascii(chunk, key, f.offset),
-            Some(key) => {
-                frame::apply_mask(chunk, key, f.offset);
-                false
-            }
-            None => false,
-        };
+        let ascii = f.mask.map_or(false, |key| frame::unmask(chunk, key, f.offset, validate));
         let last = f.remaining == n as u64;
         let ends_message = last && f.fin;
         if validate {

@@ -192,6 +192,17 @@ impl SendSide {
     }
 }
 
+/// The opcode of the next data frame of `kind` after what went to the wire: text or binary to
+/// start a message, continuation inside one; None when the frame would switch kinds mid-message.
+fn data_opcode(wire_message: Option<MessageKind>, kind: MessageKind) -> Option<OpCode> {
+    match (wire_message, kind) {
+        (None, MessageKind::Text) => Some(OpCode::Text),
+        (None, MessageKind::Binary) => Some(OpCode::Binary),
+        (Some(k), _) if k == kind => Some(OpCode::Continuation),
+        (Some(_), _) => None,
+    }
+}
+
 impl Session {
     /// The next send-side action, if the send side has nothing outstanding.
     pub(super) fn poll_send(&mut self, capacity: usize, out: &mut Action) -> bool {
@@ -287,11 +298,9 @@ impl Session {
             return false;
         }
         let previous_message = self.send.wire_message;
-        let opcode = match (previous_message, kind) {
-            (None, MessageKind::Text) => OpCode::Text,
-            (None, MessageKind::Binary) => OpCode::Binary,
-            (Some(k), _) if k == kind => OpCode::Continuation,
-            (Some(_), _) => return false,
+        let opcode = match data_opcode(previous_message, kind) {
+            Some(op) => op,
+            None => return false,
         };
         let key = match self.keys.next_key() {
             Ok(k) => k,
@@ -347,13 +356,9 @@ impl Session {
         let mut header = [0u8; MAX_HEADER_LEN];
         let frame = match (ty.data(), payload) {
             (Some((kind, ends)), SendPayload::Bytes(bytes)) => {
-                let opcode = match self.send.wire_message {
-                    None => match kind {
-                        MessageKind::Text => OpCode::Text,
-                        MessageKind::Binary => OpCode::Binary,
-                    },
-                    Some(k) if k == kind => OpCode::Continuation,
-                    Some(_) => {
+                let opcode = match data_opcode(self.send.wire_message, kind) {
+                    Some(op) => op,
+                    None => {
                         self.finish_head();
                         return Ok(false);
                     }
