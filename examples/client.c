@@ -29,8 +29,7 @@
  * send operation runs at a time (send_gate), as in .NET. The library lets only one
  * SEND_TO_NETWORK be outstanding, so the two threads never write to the socket at once.
  */
-#include "net.h" /* before websocket.h: on Windows it includes winsock2.h before windows.h */
-#include "websocket.h"
+#include "wsloop.h" /* net.h, websocket.h and the action loops shared with echo_server.c */
 
 #include <ctype.h>
 #include <signal.h>
@@ -55,7 +54,7 @@ static void on_interrupt(void)
 
 struct client {
     net_socket sock;
-    WEB_SOCKET_HANDLE h;
+    struct ws_io io; /* the handle and this client's byte I/O */
     int echo;
 
     net_mutex send_gate;  /* one send operation at a time */
@@ -75,9 +74,7 @@ struct client {
     size_t have, head_len, extra;
 
     /* the message being reassembled by the receiver */
-    unsigned char *msg;
-    size_t msg_len, msg_cap;
-    int msg_binary, too_big;
+    struct ws_message msg;
 };
 
 static void lock(net_mutex *m) { net_mutex_lock(m); }
@@ -87,8 +84,9 @@ static void unlock(net_mutex *m) { net_mutex_unlock(m); }
 
 /* Fills a RECEIVE_FROM_NETWORK buffer: first the bytes that followed the HTTP response, then
  * the socket. Gives up (returns 0) when the server does not answer our close in time. */
-static ULONG conn_read(struct client *c, void *buf, ULONG len)
+static ULONG conn_read(void *ctx, void *buf, ULONG len)
 {
+    struct client *c = (struct client *)ctx;
     int errors = 0;
     if (c->extra < c->have) {
         size_t n = c->have - c->extra;
@@ -120,71 +118,27 @@ static ULONG conn_read(struct client *c, void *buf, ULONG len)
 }
 
 /* Writes the buffers of a SEND_TO_NETWORK action in order: the byte total, or 0 on failure. */
-static ULONG write_buffers(struct client *c, const WEB_SOCKET_BUFFER *buffers, ULONG count)
+static ULONG conn_write(void *ctx, const WEB_SOCKET_BUFFER *buffers, ULONG count)
 {
-    ULONG total = 0, i;
-    for (i = 0; i < count; i++) {
-        if (net_send_all(c->sock, buffers[i].Data.pbBuffer, buffers[i].Data.ulBufferLength) != 0)
-            return 0;
-        total += buffers[i].Data.ulBufferLength;
-    }
-    return total;
+    ULONG total;
+    return ws_write_buffers(((struct client *)ctx)->sock, buffers, count, &total) == 0 ? total : 0;
+}
+
+/* NO_ACTION before our send completed: the receiver is writing a pong, so the outgoing channel
+ * is busy. Retry (as .NET does) for up to about 30 s. */
+static int send_busy(void *ctx, int attempt)
+{
+    if (((struct client *)ctx)->failed || attempt > 30000)
+        return 0;
+    net_sleep_ms(1);
+    return 1;
 }
 
 /* ---- sending (caller holds send_gate) --------------------------------------------------- */
 
-static int send_op(struct client *c, WEB_SOCKET_BUFFER_TYPE type, WEB_SOCKET_BUFFER *buffer)
-{
-    int completed = 0, ok = 1, idle = 0;
-    HRESULT hr = WebSocketSend(c->h, type, buffer, c);
-    if (FAILED(hr)) {
-        fprintf(stderr, "client: WebSocketSend failed: 0x%08lx\n", (unsigned long)(ULONG)hr);
-        return -1;
-    }
-    for (;;) {
-        WEB_SOCKET_BUFFER buffers[2];
-        ULONG count = 2;
-        WEB_SOCKET_ACTION action;
-        WEB_SOCKET_BUFFER_TYPE buffer_type;
-        PVOID app_ctx = NULL, action_ctx = NULL;
-        hr = WebSocketGetAction(c->h, WEB_SOCKET_SEND_ACTION_QUEUE, buffers, &count, &action,
-                                &buffer_type, &app_ctx, &action_ctx);
-        if (FAILED(hr)) {
-            fprintf(stderr, "client: WebSocketGetAction(SEND) failed: 0x%08lx\n",
-                    (unsigned long)(ULONG)hr);
-            return -1;
-        }
-        switch (action) {
-        case WEB_SOCKET_NO_ACTION:
-            if (completed)
-                return ok ? 0 : -1;
-            /* The receiver is writing a pong: the outgoing channel is busy. Retry (as .NET). */
-            if (c->failed || ++idle > 30000)
-                return -1;
-            net_sleep_ms(1);
-            break;
-        case WEB_SOCKET_SEND_TO_NETWORK_ACTION: {
-            ULONG n = write_buffers(c, buffers, count);
-            if (n == 0 && count > 0)
-                ok = 0;
-            WebSocketCompleteAction(c->h, action_ctx, n);
-            break;
-        }
-        case WEB_SOCKET_INDICATE_SEND_COMPLETE_ACTION:
-            completed = 1;
-            WebSocketCompleteAction(c->h, action_ctx, 0);
-            break;
-        default:
-            WebSocketCompleteAction(c->h, action_ctx, 0);
-            break;
-        }
-    }
-}
-
 /* Sends our close frame unless one was sent already. Caller holds send_gate. */
 static int send_close(struct client *c, USHORT status, const char *reason, size_t reason_len)
 {
-    WEB_SOCKET_BUFFER b;
     lock(&c->state);
     if (c->close_sent) {
         unlock(&c->state);
@@ -193,13 +147,7 @@ static int send_close(struct client *c, USHORT status, const char *reason, size_
     c->close_sent = 1;
     c->close_deadline = net_now_ms() + CLOSE_WAIT_MS;
     unlock(&c->state);
-    if (status == WEB_SOCKET_EMPTY_CLOSE_STATUS)
-        return send_op(c, WEB_SOCKET_CLOSE_BUFFER_TYPE, NULL);
-    memset(&b, 0, sizeof b);
-    b.CloseStatus.usStatus = status;
-    b.CloseStatus.pbReason = (PBYTE)reason;
-    b.CloseStatus.ulReasonLength = (ULONG)reason_len;
-    return send_op(c, WEB_SOCKET_CLOSE_BUFFER_TYPE, &b);
+    return ws_send_close_frame(&c->io, status, reason, (ULONG)reason_len);
 }
 
 static int close_was_sent(struct client *c)
@@ -213,119 +161,16 @@ static int close_was_sent(struct client *c)
 
 /* ---- receiving (receiver thread) -------------------------------------------------------- */
 
-enum rx { RX_DATA, RX_PONG, RX_CLOSE, RX_FAILED };
-
-struct rx_result {
-    WEB_SOCKET_BUFFER_TYPE type;
-    USHORT status;
-    int has_reason;
-    char reason[WEB_SOCKET_MAX_CLOSE_REASON_LENGTH + 1];
-    ULONG reason_len;
-    HRESULT hr;
-};
-
-static void append(struct client *c, WEB_SOCKET_BUFFER_TYPE type, const BYTE *data, ULONG len)
-{
-    c->msg_binary = type == WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE ||
-                    type == WEB_SOCKET_BINARY_FRAGMENT_BUFFER_TYPE;
-    if (c->too_big)
-        return;
-    if (len > MAX_MESSAGE - c->msg_len) {
-        c->too_big = 1;
-        return;
-    }
-    if (c->msg_len + len + 1 > c->msg_cap) { /* + 1: room for a terminating NUL */
-        size_t cap = c->msg_cap ? c->msg_cap : 4096;
-        unsigned char *p;
-        while (cap < c->msg_len + len + 1)
-            cap *= 2;
-        p = (unsigned char *)realloc(c->msg, cap);
-        if (p == NULL) {
-            c->too_big = 1;
-            return;
-        }
-        c->msg = p;
-        c->msg_cap = cap;
-    }
-    if (len > 0)
-        memcpy(c->msg + c->msg_len, data, len);
-    c->msg_len += len;
-}
-
-/* One receive operation: WebSocketReceive, then the RECEIVE queue (one slot) until NO_ACTION. */
-static enum rx receive_one(struct client *c, struct rx_result *r)
-{
-    enum rx result = RX_FAILED;
-    int indicated = 0;
-    HRESULT hr = WebSocketReceive(c->h, NULL, c);
-    if (FAILED(hr)) {
-        r->hr = hr;
-        return RX_FAILED;
-    }
-    for (;;) {
-        WEB_SOCKET_BUFFER buffer[1];
-        ULONG count = 1;
-        WEB_SOCKET_ACTION action;
-        WEB_SOCKET_BUFFER_TYPE type;
-        PVOID app_ctx = NULL, action_ctx = NULL;
-        hr = WebSocketGetAction(c->h, WEB_SOCKET_RECEIVE_ACTION_QUEUE, buffer, &count, &action,
-                                &type, &app_ctx, &action_ctx);
-        if (FAILED(hr)) {
-            r->hr = hr;
-            return RX_FAILED;
-        }
-        switch (action) {
-        case WEB_SOCKET_NO_ACTION:
-            if (!indicated)
-                r->hr = E_UNEXPECTED; /* spec §9.2 rule 6: must not happen mid-receive */
-            return result;
-        case WEB_SOCKET_RECEIVE_FROM_NETWORK_ACTION: {
-            ULONG n = conn_read(c, buffer[0].Data.pbBuffer, buffer[0].Data.ulBufferLength);
-            WebSocketCompleteAction(c->h, action_ctx, n); /* 0: cancelled, completes as 1006 */
-            break;
-        }
-        case WEB_SOCKET_SEND_TO_NETWORK_ACTION: /* the library's answer to a ping */
-            WebSocketCompleteAction(c->h, action_ctx, write_buffers(c, buffer, count));
-            break;
-        case WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION:
-            indicated = 1;
-            r->type = type;
-            if (type == WEB_SOCKET_CLOSE_BUFFER_TYPE) {
-                ULONG n = buffer[0].CloseStatus.ulReasonLength;
-                if (n > WEB_SOCKET_MAX_CLOSE_REASON_LENGTH)
-                    n = WEB_SOCKET_MAX_CLOSE_REASON_LENGTH;
-                r->status = buffer[0].CloseStatus.usStatus;
-                r->has_reason = buffer[0].CloseStatus.pbReason != NULL;
-                if (n > 0)
-                    memcpy(r->reason, buffer[0].CloseStatus.pbReason, n);
-                r->reason[n] = '\0';
-                r->reason_len = n;
-                result = RX_CLOSE;
-            } else if (type == WEB_SOCKET_PING_PONG_BUFFER_TYPE) {
-                result = RX_PONG;
-            } else {
-                append(c, type, buffer[0].Data.pbBuffer, buffer[0].Data.ulBufferLength);
-                result = RX_DATA;
-            }
-            WebSocketCompleteAction(c->h, action_ctx, 0);
-            break;
-        default:
-            WebSocketCompleteAction(c->h, action_ctx, 0);
-            break;
-        }
-    }
-}
-
 static void print_message(struct client *c)
 {
-    if (c->too_big) {
-        printf("%s: over %u bytes (dropped)\n", c->msg_binary ? "binary" : "text", MAX_MESSAGE);
-    } else if (c->msg_binary) {
-        printf("binary: %lu bytes\n", (unsigned long)c->msg_len);
+    if (c->msg.too_big) {
+        printf("%s: over %u bytes (dropped)\n", c->msg.binary ? "binary" : "text", MAX_MESSAGE);
+    } else if (c->msg.binary) {
+        printf("binary: %lu bytes\n", (unsigned long)c->msg.len);
     } else {
         fputs("text: ", stdout);
-        if (c->msg_len > 0)
-            fwrite(c->msg, 1, c->msg_len, stdout);
+        if (c->msg.len > 0)
+            fwrite(c->msg.data, 1, c->msg.len, stdout);
         fputc('\n', stdout);
     }
     fflush(stdout);
@@ -335,7 +180,7 @@ static void fail(struct client *c)
 {
     /* Stop all network actions; the main thread drains and deletes the handle at the end. */
     c->failed = 1;
-    WebSocketAbortHandle(c->h);
+    WebSocketAbortHandle(c->io.h);
     net_shutdown_both(c->sock);
 }
 
@@ -344,18 +189,18 @@ static void receiver_thread(void *arg)
     struct client *c = (struct client *)arg;
     static BYTE empty[1];
     for (;;) {
-        struct rx_result r;
-        enum rx k;
+        struct ws_rx_result r;
+        enum ws_rx k;
         memset(&r, 0, sizeof r);
-        k = receive_one(c, &r);
-        if (k == RX_FAILED) {
+        k = ws_receive_one(&c->io, &c->msg, &r);
+        if (k == WS_RX_FAILED) {
             fprintf(stderr, "client: receive failed: 0x%08lx\n", (unsigned long)(ULONG)r.hr);
             fail(c);
             break;
         }
-        if (k == RX_PONG)
+        if (k == WS_RX_PONG)
             continue;
-        if (k == RX_CLOSE) {
+        if (k == WS_RX_CLOSE) {
             if (c->eof && r.status == WEB_SOCKET_ABORTED_CLOSE_STATUS) {
                 fprintf(stderr, "client: connection closed without a close frame\n");
                 fail(c);
@@ -376,14 +221,14 @@ static void receiver_thread(void *arg)
             continue; /* a FRAGMENT piece: the message goes on */
         print_message(c);
         c->received++;
-        if (c->echo && !c->too_big) {
+        if (c->echo && !c->msg.too_big) {
             WEB_SOCKET_BUFFER b;
             int rc = 0;
-            b.Data.pbBuffer = c->msg_len > 0 ? c->msg : empty;
-            b.Data.ulBufferLength = (ULONG)c->msg_len;
+            b.Data.pbBuffer = c->msg.len > 0 ? c->msg.data : empty;
+            b.Data.ulBufferLength = (ULONG)c->msg.len;
             lock(&c->send_gate);
             if (!close_was_sent(c))
-                rc = send_op(c, c->msg_binary ? WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE
+                rc = ws_send_op(&c->io, c->msg.binary ? WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE
                                               : WEB_SOCKET_UTF8_MESSAGE_BUFFER_TYPE,
                              &b);
             unlock(&c->send_gate);
@@ -392,36 +237,11 @@ static void receiver_thread(void *arg)
                 break;
             }
         }
-        c->msg_len = 0;
-        c->too_big = 0;
+        c->msg.len = 0;
+        c->msg.too_big = 0;
     }
     c->receiver_done = 1;
 }
-
-/* After a failure: abort, then drain both queues with one-slot arrays (as .NET does). */
-static void abort_and_drain(WEB_SOCKET_HANDLE h)
-{
-    static const WEB_SOCKET_ACTION_QUEUE queues[2] = {WEB_SOCKET_SEND_ACTION_QUEUE,
-                                                      WEB_SOCKET_RECEIVE_ACTION_QUEUE};
-    int q, i;
-    WebSocketAbortHandle(h);
-    for (q = 0; q < 2; q++) {
-        for (i = 0; i < 1000; i++) {
-            WEB_SOCKET_BUFFER buffer[1];
-            ULONG count = 1;
-            WEB_SOCKET_ACTION action;
-            WEB_SOCKET_BUFFER_TYPE type;
-            PVOID action_ctx = NULL;
-            HRESULT hr = WebSocketGetAction(h, queues[q], buffer, &count, &action, &type, NULL,
-                                            &action_ctx);
-            if (FAILED(hr) || action == WEB_SOCKET_NO_ACTION)
-                break;
-            WebSocketCompleteAction(h, action_ctx, 0);
-        }
-    }
-}
-
-/* ---- URL and HTTP ----------------------------------------------------------------------- */
 
 struct url {
     char host[256];   /* without brackets */
@@ -504,7 +324,7 @@ static int handshake(struct client *c, const struct url *u)
     initial[0].ulNameLength = 4;
     initial[0].pcValue = (PCHAR)u->hostport;
     initial[0].ulValueLength = (ULONG)strlen(u->hostport);
-    hr = WebSocketBeginClientHandshake(c->h, NULL, 0, NULL, 0, initial, 1, &extra, &extra_count);
+    hr = WebSocketBeginClientHandshake(c->io.h, NULL, 0, NULL, 0, initial, 1, &extra, &extra_count);
     if (FAILED(hr)) {
         fprintf(stderr, "client: WebSocketBeginClientHandshake failed: 0x%08lx\n",
                 (unsigned long)(ULONG)hr);
@@ -572,7 +392,7 @@ static int handshake(struct client *c, const struct url *u)
         headers[count].ulValueLength = (ULONG)(value_end - value);
         count++;
     }
-    hr = WebSocketEndClientHandshake(c->h, headers, count, NULL, NULL, NULL);
+    hr = WebSocketEndClientHandshake(c->io.h, headers, count, NULL, NULL, NULL);
     if (FAILED(hr)) {
         fprintf(stderr, "client: WebSocketEndClientHandshake rejected the response: 0x%08lx\n",
                 (unsigned long)(ULONG)hr);
@@ -620,7 +440,7 @@ static int send_message(struct client *c, WEB_SOCKET_BUFFER_TYPE type, char *dat
     b.Data.ulBufferLength = (ULONG)len;
     lock(&c->send_gate);
     if (!close_was_sent(c) && !c->failed)
-        rc = send_op(c, type, &b);
+        rc = ws_send_op(&c->io, type, &b);
     unlock(&c->send_gate);
     return rc;
 }
@@ -702,6 +522,12 @@ int main(int argc, char **argv)
     if (c == NULL || net_init() != 0)
         return 1;
     c->echo = echo;
+    c->io.ctx = c;
+    c->io.read = conn_read;
+    c->io.write = conn_write;
+    c->io.send_busy = send_busy;
+    strcpy(c->io.who, "client");
+    c->msg.max = MAX_MESSAGE;
     net_mutex_init(&c->send_gate);
     net_mutex_init(&c->state);
     net_on_interrupt(on_interrupt);
@@ -717,14 +543,14 @@ int main(int argc, char **argv)
     props[1].Type = WEB_SOCKET_SEND_BUFFER_SIZE_PROPERTY_TYPE;
     props[1].pvValue = &size;
     props[1].ulValueSize = sizeof size;
-    hr = WebSocketCreateClientHandle(props, 2, &c->h);
+    hr = WebSocketCreateClientHandle(props, 2, &c->io.h);
     if (FAILED(hr)) {
         fprintf(stderr, "client: WebSocketCreateClientHandle failed: 0x%08lx\n",
                 (unsigned long)(ULONG)hr);
         return 1;
     }
     if (handshake(c, &u) != 0) {
-        WebSocketDeleteHandle(c->h);
+        WebSocketDeleteHandle(c->io.h);
         net_close(c->sock);
         return 1;
     }
@@ -770,8 +596,8 @@ int main(int argc, char **argv)
 
     exit_code = c->close_received && !c->failed ? 0 : 1;
     if (exit_code != 0)
-        abort_and_drain(c->h);
-    WebSocketDeleteHandle(c->h);
+        ws_abort_and_drain(c->io.h);
+    WebSocketDeleteHandle(c->io.h);
     if (exit_code == 0) {
         /* The server closes the TCP connection first (RFC 6455 §7.1.1): wait briefly for it. */
         char sink[4096];
@@ -785,7 +611,7 @@ int main(int argc, char **argv)
     net_close(c->sock);
     net_mutex_destroy(&c->send_gate);
     net_mutex_destroy(&c->state);
-    free(c->msg);
+    free(c->msg.data);
     free(c);
     net_cleanup();
     return exit_code;

@@ -24,8 +24,7 @@
  * Ctrl-C (SIGINT, SIGTERM) stops accepting, sends close 1001 on every open connection, waits a
  * little for the answers and exits with status 0.
  */
-#include "net.h" /* before websocket.h: on Windows it includes winsock2.h before windows.h */
-#include "websocket.h"
+#include "wsloop.h" /* net.h, websocket.h and the action loops shared with client.c */
 
 #include <ctype.h>
 #include <signal.h>
@@ -132,7 +131,7 @@ struct conn {
     struct server *srv;
     int id;
     net_socket sock;
-    WEB_SOCKET_HANDLE h;
+    struct ws_io io;                /* the handle and this connection's byte I/O */
     int close_sent;                 /* our close frame is queued */
     unsigned long long close_deadline;
     int eof;                        /* the socket ended or failed */
@@ -142,10 +141,7 @@ struct conn {
     size_t head_len;                /* request head, including the blank line */
     size_t extra;                   /* next byte of head[] not yet given to the library */
     /* the message being reassembled */
-    unsigned char *msg;
-    size_t msg_len, msg_cap;
-    int msg_binary;
-    int too_big;
+    struct ws_message msg;
 };
 
 /* ---- network helpers -------------------------------------------------------------------- */
@@ -156,8 +152,9 @@ static int send_close(struct conn *c, USHORT status, const char *reason, ULONG r
  * HTTP request, then the socket. While it waits it watches the stop flag (and then starts the
  * close handshake with 1001) and, once our close is out, the deadline for the peer's answer.
  * Returns the number of bytes read, 0 at end of stream or when giving up. */
-static ULONG conn_read(struct conn *c, void *buf, ULONG len)
+static ULONG conn_read(void *ctx, void *buf, ULONG len)
 {
+    struct conn *c = (struct conn *)ctx;
     int errors = 0;
     if (c->extra < c->have) {
         size_t n = c->have - c->extra;
@@ -189,224 +186,34 @@ static ULONG conn_read(struct conn *c, void *buf, ULONG len)
 
 /* Writes the buffers of a SEND_TO_NETWORK action in order. Returns the byte total, or 0 if the
  * socket failed (which cancels the send). */
-static ULONG write_buffers(struct conn *c, const WEB_SOCKET_BUFFER *buffers, ULONG count)
+static ULONG conn_write(void *ctx, const WEB_SOCKET_BUFFER *buffers, ULONG count)
 {
-    ULONG total = 0, i;
+    struct conn *c = (struct conn *)ctx;
+    ULONG total;
     if (c->eof)
         return 0; /* the socket already failed: write nothing more */
-    for (i = 0; i < count; i++) {
-        if (net_send_all(c->sock, buffers[i].Data.pbBuffer, buffers[i].Data.ulBufferLength) != 0) {
-            c->eof = 1;
-            return 0;
-        }
-        total += buffers[i].Data.ulBufferLength;
+    if (ws_write_buffers(c->sock, buffers, count, &total) != 0) {
+        c->eof = 1;
+        return 0;
     }
     return total;
 }
 
 /* ---- the send loop ---------------------------------------------------------------------- */
 
-/* Queues one send operation and runs the SEND queue (two-slot array) until the operation is
- * complete and the queue says NO_ACTION. Only this connection's thread drives the handle. */
-static int send_op(struct conn *c, WEB_SOCKET_BUFFER_TYPE type, WEB_SOCKET_BUFFER *buffer)
-{
-    int completed = 0, ok = 1;
-    HRESULT hr = WebSocketSend(c->h, type, buffer, c);
-    if (FAILED(hr)) {
-        fprintf(stderr, "echo_server: conn %d: WebSocketSend failed: 0x%08lx\n", c->id,
-                (unsigned long)(ULONG)hr);
-        return -1;
-    }
-    for (;;) {
-        WEB_SOCKET_BUFFER buffers[2];
-        ULONG count = 2;
-        WEB_SOCKET_ACTION action;
-        WEB_SOCKET_BUFFER_TYPE buffer_type;
-        PVOID app_ctx = NULL, action_ctx = NULL;
-        hr = WebSocketGetAction(c->h, WEB_SOCKET_SEND_ACTION_QUEUE, buffers, &count, &action,
-                                &buffer_type, &app_ctx, &action_ctx);
-        if (FAILED(hr)) {
-            fprintf(stderr, "echo_server: conn %d: WebSocketGetAction(SEND) failed: 0x%08lx\n",
-                    c->id, (unsigned long)(ULONG)hr);
-            return -1;
-        }
-        switch (action) {
-        case WEB_SOCKET_NO_ACTION:
-            if (completed)
-                return ok ? 0 : -1;
-            /* Nothing else drives this handle, so the outgoing channel cannot be busy. */
-            fprintf(stderr, "echo_server: conn %d: NO_ACTION before INDICATE_SEND_COMPLETE\n",
-                    c->id);
-            return -1;
-        case WEB_SOCKET_SEND_TO_NETWORK_ACTION: {
-            ULONG n = write_buffers(c, buffers, count);
-            if (n == 0 && count > 0)
-                ok = 0;
-            WebSocketCompleteAction(c->h, action_ctx, n);
-            break;
-        }
-        case WEB_SOCKET_INDICATE_SEND_COMPLETE_ACTION:
-            completed = 1;
-            WebSocketCompleteAction(c->h, action_ctx, 0);
-            break;
-        default:
-            WebSocketCompleteAction(c->h, action_ctx, 0);
-            break;
-        }
-    }
-}
-
 /* Sends a close frame (status 1005: one without payload) and starts the wait for the answer. */
 static int send_close(struct conn *c, USHORT status, const char *reason, ULONG reason_len)
 {
-    WEB_SOCKET_BUFFER b;
     int r;
     c->close_sent = 1;
     c->close_deadline = net_now_ms() + CLOSE_WAIT_MS;
-    if (status == WEB_SOCKET_EMPTY_CLOSE_STATUS)
-        return send_op(c, WEB_SOCKET_CLOSE_BUFFER_TYPE, NULL);
-    memset(&b, 0, sizeof b);
-    b.CloseStatus.usStatus = status;
-    b.CloseStatus.pbReason = (PBYTE)reason;
-    b.CloseStatus.ulReasonLength = reason_len;
-    r = send_op(c, WEB_SOCKET_CLOSE_BUFFER_TYPE, &b);
+    r = ws_send_close_frame(&c->io, status, reason, reason_len);
     if (c->srv->verbose)
         fprintf(stderr, "echo_server: conn %d: sent close %u\n", c->id, (unsigned)status);
     return r;
 }
 
 /* ---- the receive loop ------------------------------------------------------------------- */
-
-enum rx { RX_DATA, RX_PONG, RX_CLOSE, RX_FAILED };
-
-struct rx_result {
-    WEB_SOCKET_BUFFER_TYPE type;
-    USHORT status;
-    int has_reason; /* the close frame carried a status (reason pointer non-NULL) */
-    char reason[WEB_SOCKET_MAX_CLOSE_REASON_LENGTH + 1];
-    ULONG reason_len;
-    HRESULT hr;
-};
-
-/* Adds one delivered data piece to the message being reassembled. */
-static void append(struct conn *c, WEB_SOCKET_BUFFER_TYPE type, const BYTE *data, ULONG len)
-{
-    c->msg_binary = type == WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE ||
-                    type == WEB_SOCKET_BINARY_FRAGMENT_BUFFER_TYPE;
-    if (c->too_big)
-        return;
-    if (len > c->srv->max_message - c->msg_len) {
-        c->too_big = 1;
-        return;
-    }
-    if (c->msg_len + len > c->msg_cap) {
-        size_t cap = c->msg_cap ? c->msg_cap : 4096;
-        unsigned char *p;
-        while (cap < c->msg_len + len)
-            cap *= 2;
-        if (cap > c->srv->max_message)
-            cap = c->srv->max_message;
-        p = (unsigned char *)realloc(c->msg, cap);
-        if (p == NULL) {
-            c->too_big = 1;
-            return;
-        }
-        c->msg = p;
-        c->msg_cap = cap;
-    }
-    if (len > 0)
-        memcpy(c->msg + c->msg_len, data, len);
-    c->msg_len += len;
-}
-
-/* Runs one receive operation: WebSocketReceive, then the RECEIVE queue with a one-slot array
- * until NO_ACTION. Data is appended to the message (it must be copied before CompleteAction). */
-static enum rx receive_one(struct conn *c, struct rx_result *r)
-{
-    enum rx result = RX_FAILED;
-    int indicated = 0;
-    HRESULT hr = WebSocketReceive(c->h, NULL, c);
-    if (FAILED(hr)) {
-        r->hr = hr;
-        return RX_FAILED;
-    }
-    for (;;) {
-        WEB_SOCKET_BUFFER buffer[1];
-        ULONG count = 1;
-        WEB_SOCKET_ACTION action;
-        WEB_SOCKET_BUFFER_TYPE type;
-        PVOID app_ctx = NULL, action_ctx = NULL;
-        hr = WebSocketGetAction(c->h, WEB_SOCKET_RECEIVE_ACTION_QUEUE, buffer, &count, &action,
-                                &type, &app_ctx, &action_ctx);
-        if (FAILED(hr)) {
-            r->hr = hr;
-            return RX_FAILED;
-        }
-        switch (action) {
-        case WEB_SOCKET_NO_ACTION:
-            if (!indicated)
-                r->hr = E_UNEXPECTED; /* spec §9.2 rule 6: must not happen mid-receive */
-            return result;
-        case WEB_SOCKET_RECEIVE_FROM_NETWORK_ACTION: {
-            /* 0 bytes (end of stream) cancels the receive: it completes as close 1006. */
-            ULONG n = conn_read(c, buffer[0].Data.pbBuffer, buffer[0].Data.ulBufferLength);
-            WebSocketCompleteAction(c->h, action_ctx, n);
-            break;
-        }
-        case WEB_SOCKET_SEND_TO_NETWORK_ACTION: /* the library's answer to a ping */
-            WebSocketCompleteAction(c->h, action_ctx, write_buffers(c, buffer, count));
-            break;
-        case WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION:
-            indicated = 1;
-            r->type = type;
-            if (type == WEB_SOCKET_CLOSE_BUFFER_TYPE) {
-                ULONG n = buffer[0].CloseStatus.ulReasonLength;
-                if (n > WEB_SOCKET_MAX_CLOSE_REASON_LENGTH)
-                    n = WEB_SOCKET_MAX_CLOSE_REASON_LENGTH;
-                r->status = buffer[0].CloseStatus.usStatus;
-                r->has_reason = buffer[0].CloseStatus.pbReason != NULL;
-                if (n > 0)
-                    memcpy(r->reason, buffer[0].CloseStatus.pbReason, n);
-                r->reason[n] = '\0';
-                r->reason_len = n;
-                result = RX_CLOSE;
-            } else if (type == WEB_SOCKET_PING_PONG_BUFFER_TYPE) {
-                result = RX_PONG;
-            } else {
-                append(c, type, buffer[0].Data.pbBuffer, buffer[0].Data.ulBufferLength);
-                result = RX_DATA;
-            }
-            WebSocketCompleteAction(c->h, action_ctx, 0);
-            break;
-        default:
-            WebSocketCompleteAction(c->h, action_ctx, 0);
-            break;
-        }
-    }
-}
-
-/* After a failure: abort, then drain both queues with one-slot arrays (as .NET does). */
-static void abort_and_drain(WEB_SOCKET_HANDLE h)
-{
-    static const WEB_SOCKET_ACTION_QUEUE queues[2] = {WEB_SOCKET_SEND_ACTION_QUEUE,
-                                                      WEB_SOCKET_RECEIVE_ACTION_QUEUE};
-    int q, i;
-    WebSocketAbortHandle(h);
-    for (q = 0; q < 2; q++) {
-        for (i = 0; i < 1000; i++) {
-            WEB_SOCKET_BUFFER buffer[1];
-            ULONG count = 1;
-            WEB_SOCKET_ACTION action;
-            WEB_SOCKET_BUFFER_TYPE type;
-            PVOID action_ctx = NULL;
-            HRESULT hr = WebSocketGetAction(h, queues[q], buffer, &count, &action, &type, NULL,
-                                            &action_ctx);
-            if (FAILED(hr) || action == WEB_SOCKET_NO_ACTION)
-                break;
-            WebSocketCompleteAction(h, action_ctx, 0);
-        }
-    }
-}
 
 static int is_final(WEB_SOCKET_BUFFER_TYPE type)
 {
@@ -419,18 +226,18 @@ static int run_session(struct conn *c)
 {
     static BYTE empty[1];
     for (;;) {
-        struct rx_result r;
-        enum rx k;
+        struct ws_rx_result r;
+        enum ws_rx k;
         memset(&r, 0, sizeof r);
-        k = receive_one(c, &r);
-        if (k == RX_FAILED) {
+        k = ws_receive_one(&c->io, &c->msg, &r);
+        if (k == WS_RX_FAILED) {
             fprintf(stderr, "echo_server: conn %d: receive failed: 0x%08lx; aborting\n", c->id,
                     (unsigned long)(ULONG)r.hr);
             return 0;
         }
-        if (k == RX_PONG)
+        if (k == WS_RX_PONG)
             continue;
-        if (k == RX_CLOSE) {
+        if (k == WS_RX_CLOSE) {
             if (c->eof && r.status == WEB_SOCKET_ABORTED_CLOSE_STATUS) {
                 if (c->srv->verbose || !c->close_sent)
                     fprintf(stderr, "echo_server: conn %d: connection lost without a close\n",
@@ -447,8 +254,8 @@ static int run_session(struct conn *c)
             }
             return 1;
         }
-        /* RX_DATA: a message over the limit is refused at once, not read to its end. */
-        if (c->too_big && !c->close_sent) {
+        /* WS_RX_DATA: a message over the limit is refused at once, not read to its end. */
+        if (c->msg.too_big && !c->close_sent) {
             fprintf(stderr, "echo_server: conn %d: message over %lu bytes; closing with 1009\n",
                     c->id, (unsigned long)c->srv->max_message);
             if (send_close(c, WEB_SOCKET_MESSAGE_TOO_BIG_CLOSE_STATUS, LITERAL("message too big")) != 0)
@@ -456,21 +263,21 @@ static int run_session(struct conn *c)
         }
         if (!is_final(r.type))
             continue;
-        if (!c->too_big && !c->close_sent) {
+        if (!c->msg.too_big && !c->close_sent) {
             WEB_SOCKET_BUFFER b;
-            b.Data.pbBuffer = c->msg_len > 0 ? c->msg : empty;
-            b.Data.ulBufferLength = (ULONG)c->msg_len;
-            if (send_op(c, c->msg_binary ? WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE
+            b.Data.pbBuffer = c->msg.len > 0 ? c->msg.data : empty;
+            b.Data.ulBufferLength = (ULONG)c->msg.len;
+            if (ws_send_op(&c->io, c->msg.binary ? WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE
                                          : WEB_SOCKET_UTF8_MESSAGE_BUFFER_TYPE,
                         &b) != 0)
                 return 0;
         }
-        c->msg_len = 0;
-        c->too_big = 0;
-        if (c->msg_cap > 1024 * 1024) { /* do not keep a large buffer for an idle connection */
-            free(c->msg);
-            c->msg = NULL;
-            c->msg_cap = 0;
+        c->msg.len = 0;
+        c->msg.too_big = 0;
+        if (c->msg.cap > 1024 * 1024) { /* do not keep a large buffer for an idle connection */
+            free(c->msg.data);
+            c->msg.data = NULL;
+            c->msg.cap = 0;
         }
     }
 }
@@ -676,7 +483,7 @@ static void handle_connection(struct conn *c)
     props[0].Type = WEB_SOCKET_RECEIVE_BUFFER_SIZE_PROPERTY_TYPE;
     props[0].pvValue = &rbs;
     props[0].ulValueSize = sizeof rbs;
-    hr = WebSocketCreateServerHandle(props, 1, &c->h);
+    hr = WebSocketCreateServerHandle(props, 1, &c->io.h);
     if (FAILED(hr)) {
         fprintf(stderr, "echo_server: WebSocketCreateServerHandle failed: 0x%08lx\n",
                 (unsigned long)(ULONG)hr);
@@ -686,7 +493,7 @@ static void handle_connection(struct conn *c)
     }
     /* No subprotocol and no extension is selected (a browser's permessage-deflate offer is
      * declined by not answering it). */
-    hr = WebSocketBeginServerHandshake(c->h, NULL, NULL, 0, req.headers, req.count, &response,
+    hr = WebSocketBeginServerHandshake(c->io.h, NULL, NULL, 0, req.headers, req.count, &response,
                                        &response_count);
     if (FAILED(hr)) {
         if (hr == E_PROTOCOL_VERSION_NOT_SUPPORTED)
@@ -698,20 +505,20 @@ static void handle_connection(struct conn *c)
         if (c->srv->verbose)
             fprintf(stderr, "echo_server: conn %d: handshake refused: 0x%08lx\n", c->id,
                     (unsigned long)(ULONG)hr);
-        WebSocketDeleteHandle(c->h);
+        WebSocketDeleteHandle(c->io.h);
         close_gracefully(c);
         return;
     }
     if (send_101(c, response, response_count) != 0) {
-        WebSocketDeleteHandle(c->h);
+        WebSocketDeleteHandle(c->io.h);
         net_close(c->sock);
         return;
     }
-    hr = WebSocketEndServerHandshake(c->h);
+    hr = WebSocketEndServerHandshake(c->io.h);
     if (FAILED(hr)) {
         fprintf(stderr, "echo_server: WebSocketEndServerHandshake failed: 0x%08lx\n",
                 (unsigned long)(ULONG)hr);
-        WebSocketDeleteHandle(c->h);
+        WebSocketDeleteHandle(c->io.h);
         net_close(c->sock);
         return;
     }
@@ -720,9 +527,9 @@ static void handle_connection(struct conn *c)
 
     clean = run_session(c);
     if (!clean)
-        abort_and_drain(c->h);
-    WebSocketDeleteHandle(c->h);
-    c->h = NULL;
+        ws_abort_and_drain(c->io.h);
+    WebSocketDeleteHandle(c->io.h);
+    c->io.h = NULL;
     if (clean)
         close_gracefully(c);
     else
@@ -736,7 +543,7 @@ static void connection_thread(void *arg)
     struct conn *c = (struct conn *)arg;
     struct server *srv = c->srv;
     handle_connection(c);
-    free(c->msg);
+    free(c->msg.data);
     free(c);
     net_mutex_lock(&srv->lock);
     srv->active--;
@@ -827,6 +634,11 @@ int main(int argc, char **argv)
         c->id = ++srv.next_id;
         srv.active++;
         net_mutex_unlock(&srv.lock);
+        c->io.ctx = c;
+        c->io.read = conn_read;
+        c->io.write = conn_write;
+        snprintf(c->io.who, sizeof c->io.who, "echo_server: conn %d", c->id);
+        c->msg.max = srv.max_message;
         if (net_thread_start(NULL, connection_thread, c) != 0) {
             net_mutex_lock(&srv.lock);
             srv.active--;
