@@ -42,6 +42,16 @@ pub const MIN_KEEPALIVE_INTERVAL_MS: u32 = 15_000;
 /// The one protocol version this implementation speaks.
 pub const SUPPORTED_VERSION: u32 = 13;
 
+/// The keep-alive interval in milliseconds, given the Windows registry value
+/// `HKLM\SOFTWARE\Microsoft\WebSocket\KeepaliveInterval` if there is one: that value raised
+/// to at least 15000; without one, 30000.
+pub fn keepalive_interval_ms(registry: Option<u32>) -> u32 {
+    match registry {
+        Some(v) => v.max(MIN_KEEPALIVE_INTERVAL_MS),
+        None => DEFAULT_KEEPALIVE_INTERVAL_MS,
+    }
+}
+
 /// Which end of the connection a handle is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -139,6 +149,13 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keepalive_interval_is_raised_to_the_minimum() {
+        assert_eq!(keepalive_interval_ms(None), 30_000);
+        assert_eq!(keepalive_interval_ms(Some(1_000)), 15_000);
+        assert_eq!(keepalive_interval_ms(Some(45_000)), 45_000);
+    }
 
     #[test]
     fn defaults_depend_on_role() {

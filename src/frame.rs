@@ -225,7 +225,7 @@ fn apply_mask_blocks<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> bool {
     let word = mask_word(key);
     // Whole 64-byte blocks with AVX2 when the CPU has it. The rest (or all of it) in 32-byte
     // blocks of four 64-bit lanes, which the compiler turns into SSE2 XORs; then words, bytes.
-    let (done, ascii) = crate::ffi::simd::xor_blocks::<ASCII>(buf, word);
+    let (done, ascii) = crate::sys::simd::xor_blocks::<ASCII>(buf, word);
     let buf = &mut buf[done..];
     let mut seen = 0u64;
     let mut blocks = buf.chunks_exact_mut(32);
@@ -281,7 +281,7 @@ pub fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: u64) {
 fn mask_copy_blocks(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     let word = mask_word(key);
     // Whole 64-byte blocks with AVX2 when the CPU has it, the rest below.
-    let done = crate::ffi::simd::xor_copy_blocks(dst, src, word);
+    let done = crate::sys::simd::xor_copy_blocks(dst, src, word);
     let (dst, src) = (&mut dst[done..], &src[done.min(src.len())..]);
     let mut d = dst.chunks_exact_mut(32);
     let mut s = src.chunks_exact(32);

@@ -9,7 +9,8 @@
 //!
 //! The exports live in [`ffi`]; everything behind them is safe Rust:
 //! [`handshake`] (upgrade headers), [`frame`] (frame headers and masking), [`utf8`] (streaming
-//! validation), [`session`] (the action state machine) and [`config`] (handle properties).
+//! validation), [`session`] (the action state machine) and [`config`] (handle properties), on
+//! top of [`sys`], the small unsafe foundation (caller memory, SIMD kernels, OS randomness).
 //!
 //! # A full client exchange, through the C ABI
 //!
@@ -88,6 +89,7 @@ pub mod frame;
 pub mod handshake;
 pub mod rng;
 pub mod session;
+pub mod sys;
 pub mod utf8;
 
 pub use error::{Error, Result};

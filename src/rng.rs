@@ -56,7 +56,7 @@ impl MaskKeys {
     fn next_key_slow(&mut self) -> Result<[u8; 4]> {
         if self.state.is_none() {
             let mut seed = [0u8; 32];
-            crate::ffi::os::random_bytes(&mut seed)?;
+            crate::sys::os::random_bytes(&mut seed)?;
             self.state = Some(Box::new(ChaCha::new(seed)));
         }
         match self.state.as_mut() {

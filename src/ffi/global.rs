@@ -3,7 +3,7 @@
 
 use super::types::*;
 use super::{guard, read, write};
-use crate::config::{KEEPALIVE_INTERVAL, SUPPORTED_VERSION, SUPPORTED_VERSIONS};
+use crate::config::{keepalive_interval_ms, KEEPALIVE_INTERVAL, SUPPORTED_VERSION, SUPPORTED_VERSIONS};
 use crate::error::{Error, Result};
 
 /// Reads a process-wide property: WEB_SOCKET_KEEPALIVE_INTERVAL_PROPERTY_TYPE (one ULONG,
@@ -33,7 +33,7 @@ pub unsafe extern "system" fn WebSocketGetGlobalProperty(
 /// As for WebSocketGetGlobalProperty.
 unsafe fn global_property(ty: i32, value: PVOID, size: *mut ULONG) -> Result<()> {
     let v = match ty {
-        KEEPALIVE_INTERVAL => super::os::keepalive_interval_ms(),
+        KEEPALIVE_INTERVAL => keepalive_interval_ms(crate::sys::os::registry_keepalive()),
         SUPPORTED_VERSIONS => SUPPORTED_VERSION,
         other => return Err(Error::BadPropertyType(other)),
     };

@@ -2,13 +2,13 @@
 //! WebSocketAbortHandle.
 #![allow(non_snake_case)]
 
-use super::mem::Region;
 use super::table::{self, Entry};
 use super::types::*;
 use super::{guard, guard_void, read, read_array, write};
 use crate::config::{self, Config, Property, Role};
 use crate::error::{Error, Result};
 use crate::session::Session;
+use crate::sys::mem::Region;
 
 /// Creates a client handle.
 ///

@@ -1,12 +1,12 @@
 //! WebSocketSend, WebSocketReceive, WebSocketGetAction, WebSocketCompleteAction.
 #![allow(non_snake_case)]
 
-use super::mem::{CallerBytes, CallerBytesMut};
 use super::table;
 use super::types::*;
 use super::{guard, guard_void, read, write};
 use crate::error::{Error, Result};
 use crate::session::{Action, BufferType, Queue, SendPayload};
+use crate::sys::mem::{CallerBytes, CallerBytesMut};
 
 /// Queues one frame for sending. The `WEB_SOCKET_BUFFER` structure is copied during the call;
 /// the payload it points to stays owned by the caller and must stay valid and unchanged until

@@ -1,5 +1,6 @@
 //! The C ABI: the 13 exports of `websocket.h`, the `#[repr(C)]` types they use, and the small kit
-//! every export is built from. All `unsafe` code of the crate lives in this module.
+//! every export is built from. The crate's `unsafe` code lives here (the boundary) and in
+//! [`crate::sys`] (the foundation below the core).
 //!
 //! Every export has the same shape: read the raw arguments (checking every pointer), make one
 //! call into the safe core under the handle's lock, write the outputs. Bodies run under
@@ -8,10 +9,8 @@
 mod global;
 mod handle;
 mod handshake;
+mod headers;
 mod io;
-pub mod mem;
-pub mod os;
-pub mod simd;
 mod table;
 pub mod types;
 

@@ -9,7 +9,7 @@
 use core::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
-use super::handshake::HeaderArray;
+use super::headers::HeaderArray;
 use super::types::WEB_SOCKET_HANDLE;
 use crate::error::{Error, Result};
 use crate::session::Session;

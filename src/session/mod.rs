@@ -28,9 +28,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::config::{Config, Role};
 use crate::error::{Error, Result};
-use crate::ffi::mem::{CallerBytes, CallerBytesMut, Region};
 use crate::handshake::{self, Header, HeaderRef, Selection};
 use crate::rng::MaskKeys;
+use crate::sys::mem::{CallerBytes, CallerBytesMut, Region};
 
 use self::recv::RecvSide;
 use self::send::SendSide;
@@ -330,7 +330,7 @@ impl Session {
     ) -> Result<Vec<Header>> {
         self.expect_role(Role::Client)?;
         let mut nonce = [0u8; 16];
-        crate::ffi::os::random_bytes(&mut nonce)?;
+        crate::sys::os::random_bytes(&mut nonce)?;
         self.begin_client_handshake_with_nonce(nonce, subprotocols, extensions)
     }
 

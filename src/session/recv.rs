@@ -12,8 +12,8 @@ use super::fifo::Fifo;
 use super::{Action, ActionKind, Buffer, BufferType, Channel, MessageKind, Session};
 use crate::config::Role;
 use crate::error::{Error, Result};
-use crate::ffi::mem::CallerBytesMut;
 use crate::frame::{self, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::sys::mem::CallerBytesMut;
 use crate::utf8::Utf8Validator;
 
 /// Close status reported for a receive that was cancelled or aborted.

@@ -14,8 +14,8 @@ use super::fifo::Fifo;
 use super::{Action, ActionKind, Buffer, BufferType, Channel, MessageKind, SendPayload, Session};
 use crate::config::{Role, CONTROL_AREA_SIZE};
 use crate::error::{Error, Result};
-use crate::ffi::mem::CallerBytes;
 use crate::frame::{self, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::sys::mem::CallerBytes;
 
 /// Longest close reason (`WEB_SOCKET_MAX_CLOSE_REASON_LENGTH`).
 pub const MAX_CLOSE_REASON: u32 = 123;

@@ -1,7 +1,6 @@
 //! What the library asks of the operating system: random bytes and, on Windows, the registry's
 //! keep-alive setting. Nothing else: the library does no I/O.
 
-use crate::config::{DEFAULT_KEEPALIVE_INTERVAL_MS, MIN_KEEPALIVE_INTERVAL_MS};
 use crate::error::{Error, Result};
 
 /// Fills `buf` from the OS's cryptographically strong random source.
@@ -9,14 +8,11 @@ pub fn random_bytes(buf: &mut [u8]) -> Result<()> {
     imp::random_bytes(buf)
 }
 
-/// The keep-alive interval in milliseconds: on Windows the registry value
-/// `HKLM\SOFTWARE\Microsoft\WebSocket\KeepaliveInterval` (DWORD) if present, raised to at least
-/// 15000; otherwise 30000.
-pub fn keepalive_interval_ms() -> u32 {
-    match imp::registry_keepalive() {
-        Some(v) => v.max(MIN_KEEPALIVE_INTERVAL_MS),
-        None => DEFAULT_KEEPALIVE_INTERVAL_MS,
-    }
+/// On Windows the registry value `HKLM\SOFTWARE\Microsoft\WebSocket\KeepaliveInterval`
+/// (DWORD) if present; `None` elsewhere or when it is absent. The policy applied to it is
+/// `config::keepalive_interval_ms`.
+pub fn registry_keepalive() -> Option<u32> {
+    imp::registry_keepalive()
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -141,9 +137,9 @@ mod tests {
     }
 
     #[test]
-    fn keepalive_default_off_windows() {
+    fn no_registry_off_windows() {
         if !cfg!(windows) {
-            assert_eq!(keepalive_interval_ms(), 30_000);
+            assert_eq!(registry_keepalive(), None);
         }
     }
 }
