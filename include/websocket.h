@@ -81,7 +81,7 @@ DECLARE_HANDLE(WEB_SOCKET_HANDLE);
 /**
  * Close status codes.
  */
-enum WEB_SOCKET_CLOSE_STATUS
+enum _WEB_SOCKET_CLOSE_STATUS
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -135,18 +135,16 @@ enum WEB_SOCKET_CLOSE_STATUS
    */
   WEB_SOCKET_SECURE_HANDSHAKE_ERROR_CLOSE_STATUS = 1015,
 };
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum WEB_SOCKET_CLOSE_STATUS WEB_SOCKET_CLOSE_STATUS;
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+typedef enum _WEB_SOCKET_CLOSE_STATUS WEB_SOCKET_CLOSE_STATUS;
 #else
 typedef int32_t WEB_SOCKET_CLOSE_STATUS;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
 
 /**
  * Property types.
  */
-enum WEB_SOCKET_PROPERTY_TYPE
+enum _WEB_SOCKET_PROPERTY_TYPE
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -181,18 +179,16 @@ enum WEB_SOCKET_PROPERTY_TYPE
    */
   WEB_SOCKET_SUPPORTED_VERSIONS_PROPERTY_TYPE = 6,
 };
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum WEB_SOCKET_PROPERTY_TYPE WEB_SOCKET_PROPERTY_TYPE;
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+typedef enum _WEB_SOCKET_PROPERTY_TYPE WEB_SOCKET_PROPERTY_TYPE;
 #else
 typedef int32_t WEB_SOCKET_PROPERTY_TYPE;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
 
 /**
  * Action queues.
  */
-enum WEB_SOCKET_ACTION_QUEUE
+enum _WEB_SOCKET_ACTION_QUEUE
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -210,18 +206,16 @@ enum WEB_SOCKET_ACTION_QUEUE
    */
   WEB_SOCKET_ALL_ACTION_QUEUE = 3,
 };
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum WEB_SOCKET_ACTION_QUEUE WEB_SOCKET_ACTION_QUEUE;
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+typedef enum _WEB_SOCKET_ACTION_QUEUE WEB_SOCKET_ACTION_QUEUE;
 #else
 typedef int32_t WEB_SOCKET_ACTION_QUEUE;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
 
 /**
  * Buffer types.
  */
-enum WEB_SOCKET_BUFFER_TYPE
+enum _WEB_SOCKET_BUFFER_TYPE
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -255,18 +249,16 @@ enum WEB_SOCKET_BUFFER_TYPE
    */
   WEB_SOCKET_UNSOLICITED_PONG_BUFFER_TYPE = 2147483654,
 };
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum WEB_SOCKET_BUFFER_TYPE WEB_SOCKET_BUFFER_TYPE;
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+typedef enum _WEB_SOCKET_BUFFER_TYPE WEB_SOCKET_BUFFER_TYPE;
 #else
 typedef uint32_t WEB_SOCKET_BUFFER_TYPE;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
 
 /**
  * Actions returned by WebSocketGetAction.
  */
-enum WEB_SOCKET_ACTION
+enum _WEB_SOCKET_ACTION
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -292,18 +284,16 @@ enum WEB_SOCKET_ACTION
    */
   WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION = 4,
 };
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum WEB_SOCKET_ACTION WEB_SOCKET_ACTION;
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+typedef enum _WEB_SOCKET_ACTION WEB_SOCKET_ACTION;
 #else
 typedef int32_t WEB_SOCKET_ACTION;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
 
 /**
  * One handle property.
  */
-typedef struct WEB_SOCKET_PROPERTY {
+typedef struct _WEB_SOCKET_PROPERTY {
   /**
    * Which property.
    */
@@ -321,7 +311,7 @@ typedef struct WEB_SOCKET_PROPERTY {
 /**
  * One HTTP header: byte strings with explicit lengths, no terminator required.
  */
-typedef struct WEB_SOCKET_HTTP_HEADER {
+typedef struct _WEB_SOCKET_HTTP_HEADER {
   /**
    * Header name (no colon).
    */
@@ -343,7 +333,7 @@ typedef struct WEB_SOCKET_HTTP_HEADER {
 /**
  * The `Data` arm of `WEB_SOCKET_BUFFER`.
  */
-typedef struct WEB_SOCKET_BUFFER_DATA {
+typedef struct _WEB_SOCKET_BUFFER_DATA {
   /**
    * Start of the bytes.
    */
@@ -357,7 +347,7 @@ typedef struct WEB_SOCKET_BUFFER_DATA {
 /**
  * The `CloseStatus` arm of `WEB_SOCKET_BUFFER`.
  */
-typedef struct WEB_SOCKET_BUFFER_CLOSE_STATUS {
+typedef struct _WEB_SOCKET_BUFFER_CLOSE_STATUS {
   /**
    * Reason bytes (UTF-8), or NULL when the close frame had no status.
    */
@@ -375,31 +365,31 @@ typedef struct WEB_SOCKET_BUFFER_CLOSE_STATUS {
 /**
  * A buffer: `CloseStatus` for `WEB_SOCKET_CLOSE_BUFFER_TYPE`, `Data` for every other type.
  */
-typedef union WEB_SOCKET_BUFFER {
+typedef union _WEB_SOCKET_BUFFER {
   /**
    * Data, ping and pong payloads.
    */
-  struct WEB_SOCKET_BUFFER_DATA Data;
+  struct _WEB_SOCKET_BUFFER_DATA Data;
   /**
    * Close frames.
    */
-  struct WEB_SOCKET_BUFFER_CLOSE_STATUS CloseStatus;
+  struct _WEB_SOCKET_BUFFER_CLOSE_STATUS CloseStatus;
 } WEB_SOCKET_BUFFER;
 
 /**
  * `PWEB_SOCKET_PROPERTY`.
  */
-typedef struct WEB_SOCKET_PROPERTY *PWEB_SOCKET_PROPERTY;
+typedef struct _WEB_SOCKET_PROPERTY *PWEB_SOCKET_PROPERTY;
 
 /**
  * `PWEB_SOCKET_HTTP_HEADER`.
  */
-typedef struct WEB_SOCKET_HTTP_HEADER *PWEB_SOCKET_HTTP_HEADER;
+typedef struct _WEB_SOCKET_HTTP_HEADER *PWEB_SOCKET_HTTP_HEADER;
 
 /**
  * `PWEB_SOCKET_BUFFER`.
  */
-typedef union WEB_SOCKET_BUFFER *PWEB_SOCKET_BUFFER;
+typedef union _WEB_SOCKET_BUFFER *PWEB_SOCKET_BUFFER;
 
 /**
  * `PWEB_SOCKET_ACTION`.
@@ -444,7 +434,7 @@ HRESULT WINAPI WebSocketGetGlobalProperty(WEB_SOCKET_PROPERTY_TYPE eType,
  * `pProperties` must point to `ulPropertyCount` readable properties whose `pvValue` point to
  * readable values; `phWebSocket` must be NULL or writable.
  */
-HRESULT WINAPI WebSocketCreateClientHandle(const struct WEB_SOCKET_PROPERTY *pProperties,
+HRESULT WINAPI WebSocketCreateClientHandle(const struct _WEB_SOCKET_PROPERTY *pProperties,
                                            ULONG ulPropertyCount,
                                            WEB_SOCKET_HANDLE *phWebSocket);
 
@@ -454,7 +444,7 @@ HRESULT WINAPI WebSocketCreateClientHandle(const struct WEB_SOCKET_PROPERTY *pPr
  * # Safety
  * As for WebSocketCreateClientHandle.
  */
-HRESULT WINAPI WebSocketCreateServerHandle(const struct WEB_SOCKET_PROPERTY *pProperties,
+HRESULT WINAPI WebSocketCreateServerHandle(const struct _WEB_SOCKET_PROPERTY *pProperties,
                                            ULONG ulPropertyCount,
                                            WEB_SOCKET_HANDLE *phWebSocket);
 
@@ -502,9 +492,9 @@ HRESULT WINAPI WebSocketBeginClientHandshake(WEB_SOCKET_HANDLE hWebSocket,
                                              ULONG ulSubprotocolCount,
                                              PCSTR *pszExtensions,
                                              ULONG ulExtensionCount,
-                                             const struct WEB_SOCKET_HTTP_HEADER *pInitialHeaders,
+                                             const struct _WEB_SOCKET_HTTP_HEADER *pInitialHeaders,
                                              ULONG ulInitialHeaderCount,
-                                             struct WEB_SOCKET_HTTP_HEADER **pAdditionalHeaders,
+                                             struct _WEB_SOCKET_HTTP_HEADER **pAdditionalHeaders,
                                              ULONG *pulAdditionalHeaderCount);
 
 /**
@@ -527,7 +517,7 @@ HRESULT WINAPI WebSocketBeginClientHandshake(WEB_SOCKET_HANDLE hWebSocket,
  * NULL or writable (the extension array for its capacity).
  */
 HRESULT WINAPI WebSocketEndClientHandshake(WEB_SOCKET_HANDLE hWebSocket,
-                                           const struct WEB_SOCKET_HTTP_HEADER *pResponseHeaders,
+                                           const struct _WEB_SOCKET_HTTP_HEADER *pResponseHeaders,
                                            ULONG ulReponseHeaderCount,
                                            ULONG *pulSelectedExtensions,
                                            ULONG *pulSelectedExtensionCount,
@@ -555,9 +545,9 @@ HRESULT WINAPI WebSocketBeginServerHandshake(WEB_SOCKET_HANDLE hWebSocket,
                                              PCSTR pszSubprotocolSelected,
                                              PCSTR *pszExtensionSelected,
                                              ULONG ulExtensionSelectedCount,
-                                             const struct WEB_SOCKET_HTTP_HEADER *pRequestHeaders,
+                                             const struct _WEB_SOCKET_HTTP_HEADER *pRequestHeaders,
                                              ULONG ulRequestHeaderCount,
-                                             struct WEB_SOCKET_HTTP_HEADER **pResponseHeaders,
+                                             struct _WEB_SOCKET_HTTP_HEADER **pResponseHeaders,
                                              ULONG *pulResponseHeaderCount);
 
 /**
@@ -594,7 +584,7 @@ HRESULT WINAPI WebSocketEndServerHandshake(WEB_SOCKET_HANDLE hWebSocket);
  */
 HRESULT WINAPI WebSocketSend(WEB_SOCKET_HANDLE hWebSocket,
                              WEB_SOCKET_BUFFER_TYPE BufferType,
-                             union WEB_SOCKET_BUFFER *pBuffer,
+                             union _WEB_SOCKET_BUFFER *pBuffer,
                              PVOID Context);
 
 /**
@@ -612,7 +602,7 @@ HRESULT WINAPI WebSocketSend(WEB_SOCKET_HANDLE hWebSocket,
  * lifetime rule above.
  */
 HRESULT WINAPI WebSocketReceive(WEB_SOCKET_HANDLE hWebSocket,
-                                union WEB_SOCKET_BUFFER *pBuffer,
+                                union _WEB_SOCKET_BUFFER *pBuffer,
                                 PVOID pvContext);
 
 /**
@@ -638,7 +628,7 @@ HRESULT WINAPI WebSocketReceive(WEB_SOCKET_HANDLE hWebSocket,
  */
 HRESULT WINAPI WebSocketGetAction(WEB_SOCKET_HANDLE hWebSocket,
                                   WEB_SOCKET_ACTION_QUEUE eActionQueue,
-                                  union WEB_SOCKET_BUFFER *pDataBuffers,
+                                  union _WEB_SOCKET_BUFFER *pDataBuffers,
                                   ULONG *pulDataBufferCount,
                                   WEB_SOCKET_ACTION *pAction,
                                   WEB_SOCKET_BUFFER_TYPE *pBufferType,

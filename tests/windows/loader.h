@@ -21,10 +21,10 @@
 
 typedef HRESULT(WINAPI *PFN_WebSocketGetGlobalProperty)(WEB_SOCKET_PROPERTY_TYPE eType,
                                                         PVOID pvValue, ULONG *ulSize);
-typedef HRESULT(WINAPI *PFN_WebSocketCreateClientHandle)(const struct WEB_SOCKET_PROPERTY *pProperties,
+typedef HRESULT(WINAPI *PFN_WebSocketCreateClientHandle)(const WEB_SOCKET_PROPERTY *pProperties,
                                                          ULONG ulPropertyCount,
                                                          WEB_SOCKET_HANDLE *phWebSocket);
-typedef HRESULT(WINAPI *PFN_WebSocketCreateServerHandle)(const struct WEB_SOCKET_PROPERTY *pProperties,
+typedef HRESULT(WINAPI *PFN_WebSocketCreateServerHandle)(const WEB_SOCKET_PROPERTY *pProperties,
                                                          ULONG ulPropertyCount,
                                                          WEB_SOCKET_HANDLE *phWebSocket);
 typedef VOID(WINAPI *PFN_WebSocketDeleteHandle)(WEB_SOCKET_HANDLE hWebSocket);
@@ -32,26 +32,26 @@ typedef VOID(WINAPI *PFN_WebSocketAbortHandle)(WEB_SOCKET_HANDLE hWebSocket);
 typedef HRESULT(WINAPI *PFN_WebSocketBeginClientHandshake)(
     WEB_SOCKET_HANDLE hWebSocket, PCSTR *pszSubprotocols, ULONG ulSubprotocolCount,
     PCSTR *pszExtensions, ULONG ulExtensionCount,
-    const struct WEB_SOCKET_HTTP_HEADER *pInitialHeaders, ULONG ulInitialHeaderCount,
-    struct WEB_SOCKET_HTTP_HEADER **pAdditionalHeaders, ULONG *pulAdditionalHeaderCount);
+    const WEB_SOCKET_HTTP_HEADER *pInitialHeaders, ULONG ulInitialHeaderCount,
+    WEB_SOCKET_HTTP_HEADER **pAdditionalHeaders, ULONG *pulAdditionalHeaderCount);
 typedef HRESULT(WINAPI *PFN_WebSocketEndClientHandshake)(
-    WEB_SOCKET_HANDLE hWebSocket, const struct WEB_SOCKET_HTTP_HEADER *pResponseHeaders,
+    WEB_SOCKET_HANDLE hWebSocket, const WEB_SOCKET_HTTP_HEADER *pResponseHeaders,
     ULONG ulReponseHeaderCount, ULONG *pulSelectedExtensions, ULONG *pulSelectedExtensionCount,
     ULONG *pulSelectedSubprotocol);
 typedef HRESULT(WINAPI *PFN_WebSocketBeginServerHandshake)(
     WEB_SOCKET_HANDLE hWebSocket, PCSTR pszSubprotocolSelected, PCSTR *pszExtensionSelected,
-    ULONG ulExtensionSelectedCount, const struct WEB_SOCKET_HTTP_HEADER *pRequestHeaders,
-    ULONG ulRequestHeaderCount, struct WEB_SOCKET_HTTP_HEADER **pResponseHeaders,
+    ULONG ulExtensionSelectedCount, const WEB_SOCKET_HTTP_HEADER *pRequestHeaders,
+    ULONG ulRequestHeaderCount, WEB_SOCKET_HTTP_HEADER **pResponseHeaders,
     ULONG *pulResponseHeaderCount);
 typedef HRESULT(WINAPI *PFN_WebSocketEndServerHandshake)(WEB_SOCKET_HANDLE hWebSocket);
 typedef HRESULT(WINAPI *PFN_WebSocketSend)(WEB_SOCKET_HANDLE hWebSocket,
                                            WEB_SOCKET_BUFFER_TYPE BufferType,
-                                           union WEB_SOCKET_BUFFER *pBuffer, PVOID Context);
+                                           WEB_SOCKET_BUFFER *pBuffer, PVOID Context);
 typedef HRESULT(WINAPI *PFN_WebSocketReceive)(WEB_SOCKET_HANDLE hWebSocket,
-                                              union WEB_SOCKET_BUFFER *pBuffer, PVOID pvContext);
+                                              WEB_SOCKET_BUFFER *pBuffer, PVOID pvContext);
 typedef HRESULT(WINAPI *PFN_WebSocketGetAction)(
     WEB_SOCKET_HANDLE hWebSocket, WEB_SOCKET_ACTION_QUEUE eActionQueue,
-    union WEB_SOCKET_BUFFER *pDataBuffers, ULONG *pulDataBufferCount, WEB_SOCKET_ACTION *pAction,
+    WEB_SOCKET_BUFFER *pDataBuffers, ULONG *pulDataBufferCount, WEB_SOCKET_ACTION *pAction,
     WEB_SOCKET_BUFFER_TYPE *pBufferType, PVOID *pvApplicationContext, PVOID *pvActionContext);
 typedef VOID(WINAPI *PFN_WebSocketCompleteAction)(WEB_SOCKET_HANDLE hWebSocket,
                                                   PVOID pvActionContext, ULONG ulBytesTransferred);

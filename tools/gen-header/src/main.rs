@@ -73,11 +73,51 @@ pub fn generate(root: &Path) -> Result<String, String> {
     let mut out = Vec::new();
     bindings.write(&mut out);
     let _ = fs::remove_dir_all(&work);
-    let text = String::from_utf8(out).map_err(|e| e.to_string())?;
+    let text = sdk_tags(&String::from_utf8(out).map_err(|e| e.to_string())?)?;
     for name in EXPORTS {
         let declared = text.contains(&format!("HRESULT WINAPI {name}(")) || text.contains(&format!("VOID WINAPI {name}("));
         if !declared {
             return Err(format!("{name} is missing from the generated header"));
+        }
+    }
+    Ok(text)
+}
+
+/// The enums of the header, whose typedefs get the SDK's tag spelling.
+const ENUMS: [&str; 5] = [
+    "WEB_SOCKET_CLOSE_STATUS",
+    "WEB_SOCKET_PROPERTY_TYPE",
+    "WEB_SOCKET_ACTION_QUEUE",
+    "WEB_SOCKET_BUFFER_TYPE",
+    "WEB_SOCKET_ACTION",
+];
+
+/// Gives structs, unions and enums the tags of the Windows SDK (and Wine): `struct
+/// _WEB_SOCKET_PROPERTY`, `union _WEB_SOCKET_BUFFER`, `enum _WEB_SOCKET_ACTION`, ... while the
+/// typedef names stay `WEB_SOCKET_PROPERTY` etc. cbindgen names a tag after its Rust type; the
+/// Rust names are the typedef names, so the tags are renamed here. In C++ cbindgen relies on the
+/// enum's own name; with the tag renamed, the typedef is emitted for C++ as well.
+fn sdk_tags(text: &str) -> Result<String, String> {
+    let mut text = text
+        .replace("struct WEB_SOCKET_", "struct _WEB_SOCKET_")
+        .replace("union WEB_SOCKET_", "union _WEB_SOCKET_")
+        .replace("enum WEB_SOCKET_", "enum _WEB_SOCKET_");
+    for name in ENUMS {
+        let mut done = false;
+        for int in ["int32_t", "uint32_t"] {
+            let generated = format!(
+                "#ifndef __cplusplus\n#if __STDC_VERSION__ >= 202311L\ntypedef enum _{name} {name};\n#else\ntypedef {int} {name};\n#endif // __STDC_VERSION__ >= 202311L\n#endif // __cplusplus\n"
+            );
+            if text.contains(&generated) {
+                let wanted = format!(
+                    "#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L\ntypedef enum _{name} {name};\n#else\ntypedef {int} {name};\n#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L\n"
+                );
+                text = text.replace(&generated, &wanted);
+                done = true;
+            }
+        }
+        if !done {
+            return Err(format!("the typedef of enum {name} is not in the expected form"));
         }
     }
     Ok(text)
