@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Static proof for 32-bit Windows (i686, stdcall), where the callee pops its arguments and a
-# wrong prototype corrupts the caller's stack. Nothing is run (Wine's 32-bit half cannot be
-# installed here); this compares what the header makes a compiler emit with ground truth:
+# wrong prototype corrupts the caller's stack. Nothing is run here (tests/windows/run.sh runs the
+# i686 programs under Wine against the i686 DLL); this compares what the header makes a compiler
+# emit with ground truth:
 #
 #  1. Ground truth: mingw-w64's import library /usr/i686-w64-mingw32/lib/libwebsocket.a,
 #     generated from the real DLL's exports. Each member defines _Name@N (N = bytes of
@@ -141,7 +142,7 @@ for src in "$ROOT"/tests/windows/{layout,handshake,exchange,misuse,threads,globa
     fi
   done
 done
-echo "i686-check: $linked i686 test executables built (linked against mingw's i686 import library or bound at run time; not run: no 32-bit Wine here)"
+echo "i686-check: $linked i686 test executables built (linked against mingw's i686 import library or bound at run time; tests/windows/run.sh runs them)"
 
 if [[ $fail -ne 0 ]]; then
   echo "i686-check: FAILED" >&2
