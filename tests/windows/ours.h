@@ -4,7 +4,9 @@
  * abort the process) nor any other copy on the search path.
  *
  * Checks, on the module handle of "websocket.dll":
- *   - GetModuleFileNameA is <directory of the exe>\websocket.dll;
+ *   - GetModuleFileNameA is <directory of the exe>\websocket.dll, or the path in the environment
+ *     variable WS_EXPECTED_DLL when set (a DLL installed into the Wine prefix's system
+ *     directory, scripts/install.sh --wine);
  *   - the image is not a Wine builtin PE ("Wine builtin DLL" signature after the DOS header);
  *   - its export directory names the module "websocket.dll" and holds exactly the 13 names;
  *   - GetProcAddress finds all 13 names, inside the image;
@@ -64,7 +66,11 @@ static inline int ws_check_ours(struct ws_module_info *info) {
     return 0;
   }
   *slash = 0;
-  snprintf(expected, sizeof expected, "%s\\websocket.dll", exe);
+  const char *want = getenv("WS_EXPECTED_DLL");
+  if (want && *want)
+    snprintf(expected, sizeof expected, "%s", want);
+  else
+    snprintf(expected, sizeof expected, "%s\\websocket.dll", exe);
   if (lstrcmpiA(info->path, expected) != 0) {
     fprintf(stderr, "ours: websocket.dll loaded from %s, expected %s\n", info->path, expected);
     return 0;
