@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The demo: builds the library (release) and the C examples, then runs the echo server in the
-# foreground. Open the printed URL in a browser: the page sends what you type over a WebSocket
-# and shows the echo; its Close button closes with status 1000 and the reason you typed.
+# The demo: installs what it needs (scripts/setup.sh demo: gcc, make), builds the library
+# (release) and the C examples, then runs the echo server in the foreground. Open the printed
+# URL in a browser: the page sends what you type over a WebSocket and shows the echo; its Close
+# button closes with status 1000 and the reason you typed.
 #
 #   scripts/demo.sh [HOST:PORT]        (default 127.0.0.1:9001; Ctrl-C stops the server)
 #
@@ -11,6 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 addr=${1:-127.0.0.1:9001}
+
+# A C compiler and make (Debian packages, installed when missing); Rust comes from rustup.
+scripts/setup.sh demo
 
 cargo build --release
 make -C examples

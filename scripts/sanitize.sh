@@ -54,6 +54,22 @@ result() { # name status
   fi
 }
 
+# heartbeat LABEL COMMAND...: runs COMMAND; while it runs, prints a line every 30 s to the
+# script's own stderr (fd 3, whatever COMMAND's output is redirected to), so that a long step
+# (the stress test under valgrind takes minutes) shows it is alive.
+exec 3>&2
+heartbeat() {
+  local label=$1; shift
+  local start=$SECONDS
+  (while sleep 30; do echo "sanitize: $label: still running ($((SECONDS - start)) s)" >&3; done) 3>&3 &
+  local hb=$!
+  "$@"
+  local rc=$?
+  kill "$hb" 2>/dev/null
+  wait "$hb" 2>/dev/null
+  return $rc
+}
+
 asan_cargo() {
   RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes" RUSTDOCFLAGS="-Zsanitizer=address" \
     RUSTC_BOOTSTRAP=1 cargo "${TC[@]}" "$@" --target $TRIPLE --target-dir "$ASAN_DIR"
@@ -62,7 +78,7 @@ asan_cargo() {
 build_asan_lib() {
   [[ -n ${asan_lib_built:-} ]] && return 0
   echo "=== sanitize: cargo build -Zsanitizer=address"
-  asan_cargo build --lib || return 1
+  heartbeat "ASan build" asan_cargo build --lib || return 1
   asan_lib_built=1
 }
 
@@ -108,7 +124,7 @@ step_asan_rust() {
     args+=(--test "$t")
   done
   echo "=== sanitize: cargo test -Zsanitizer=address ${args[*]}"
-  asan_cargo test --no-fail-fast --lib "${args[@]}" 2>&1 | tee "$OUT/asan-rust.log" | grep -E "^test result|^running|FAILED|panicked|ERROR: |SUMMARY"
+  heartbeat "asan-rust" asan_cargo test --no-fail-fast --lib "${args[@]}" 2>&1 | tee "$OUT/asan-rust.log" | grep -E "^test result|^running|FAILED|panicked|ERROR: |SUMMARY"
   result "asan-rust" "${PIPESTATUS[0]}"
 }
 
@@ -148,7 +164,7 @@ step_valgrind() {
       result "valgrind-c $p (compile)" 1
       continue
     fi
-    valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+    heartbeat "valgrind-c $p" valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
       --errors-for-leak-kinds=definite,indirect "$exe" >"$OUT/vg-$p.log" 2>&1
     local rc=$?
     [[ $rc -ne 0 ]] && { grep -E "^==[0-9]+==|FAIL|CHECK" "$OUT/vg-$p.log" | head -30; echo "  log: $OUT/vg-$p.log"; }
@@ -161,7 +177,7 @@ step_valgrind() {
   for t in tests/engine_*.rs tests/stress.rs tests/fuzz_regressions.rs; do
     [[ -f $t ]] && names+=(--test "$(basename "$t" .rs)")
   done
-  mapfile -t exes < <(cargo test --no-run --message-format=json "${names[@]}" 2>/dev/null |
+  mapfile -t exes < <(heartbeat "cargo test --no-run" cargo test --no-run --message-format=json "${names[@]}" 2>/dev/null |
     python3 -c 'import sys, json
 for line in sys.stdin:
     try: m = json.loads(line)
@@ -172,8 +188,9 @@ for line in sys.stdin:
   for entry in "${exes[@]}"; do
     local name=${entry%% *} exe=${entry#* }
     # The stress test is scaled down under valgrind (it serialises the threads anyway).
+    echo "=== sanitize: valgrind $name"
     WS_STRESS_ITERATIONS=${WS_STRESS_ITERATIONS:-3000} \
-      valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+      heartbeat "valgrind-rust $name" valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
       --errors-for-leak-kinds=definite,indirect "$exe" --test-threads=1 >"$OUT/vg-$name.log" 2>&1
     local rc=$?
     grep -E "^test result" "$OUT/vg-$name.log"

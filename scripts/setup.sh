@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the build, the demo and the test suite need on a fresh Debian machine.
-# Idempotent: each step checks first. Usage: scripts/setup.sh [base|windows|peers|browser|bench|all]...
+# Idempotent: each step checks first.
+# Usage: scripts/setup.sh [demo|base|windows|release|peers|browser|bench|all]...
+#   demo     what scripts/demo.sh needs: a C compiler and make (Rust itself comes from rustup)
+#   windows  Debian's Rust 1.63 with the Windows standard library for x86_64 and i686 (the i686
+#            one is the i386 package: multiarch i386 is enabled first), mingw-w64 for both
+#            architectures (gcc, windres, dlltool), Wine with its 64- and 32-bit halves
+#   release  what scripts/release.sh and tests/ship need: zip/unzip, llvm-dlltool (MSVC import
+#            libraries), pkg-config
 # Peers go under .deps/ in the repository (ignored by git); system packages through apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,19 +28,38 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+if want demo; then
+  apt_install gcc libc6-dev make
+  command -v cargo >/dev/null || { echo "setup: cargo (rustup) is required" >&2; exit 1; }
+fi
+
 if want base; then
-  apt_install gcc g++ make valgrind clang libclang-rt-14-dev python3 binutils
+  apt_install gcc g++ make valgrind clang libclang-rt-14-dev python3 python3-venv binutils pkg-config
   command -v cargo >/dev/null || { echo "setup: cargo (rustup) is required" >&2; exit 1; }
 fi
 
 if want windows; then
+  # 32-bit packages (the i686 Windows std, wine32) come from the i386 architecture.
+  if ! dpkg --print-foreign-architectures | grep -qx i386; then
+    echo "setup: dpkg --add-architecture i386"
+    sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    $sudo dpkg --add-architecture i386
+    apt_updated=0
+  fi
   # Debian's rustc 1.63 + the Windows std (the only Rust here that targets Windows), mingw, Wine.
-  apt_install rustc cargo libstd-rust-dev-windows gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 \
-    gcc-mingw-w64-i686 wine wine64
+  apt_install rustc cargo libstd-rust-dev-windows:amd64 libstd-rust-dev-windows:i386 \
+    gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 gcc-mingw-w64-i686 binutils-mingw-w64-x86-64 \
+    binutils-mingw-w64-i686 \
+    wine wine64 wine32:i386 python3
+fi
+
+if want release; then
+  apt_install zip unzip llvm pkg-config
 fi
 
 if want peers; then
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+  apt_install python3-venv
   if [[ ! -x $DEPS/venv/bin/python ]] || ! "$DEPS/venv/bin/python" -c 'import websockets' 2>/dev/null; then
     echo "setup: python venv with websockets"
     python3 -m venv "$DEPS/venv"

@@ -8,8 +8,10 @@ scripts/setup.sh all || { echo "test: setup failed" >&2; exit 1; }
 passed=0; failed=0; failures=()
 suite() {
   local name=$1; shift
+  local start=$SECONDS
   echo "=== $name: $*"
   if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+  echo "=== $name: $((SECONDS - start)) s"
 }
 
 suite rust cargo test --all-targets
@@ -19,6 +21,7 @@ suite interop env INTEROP_SKIP_SETUP=1 tests/interop/run.sh
 suite conformance tests/conformance/run.sh
 suite hostile tests/hostile/run.sh --no-build
 suite windows tests/windows/run.sh
+suite ship tests/ship/run.sh
 suite sanitize scripts/sanitize.sh
 suite fuzz-smoke scripts/fuzz.sh smoke 10
 
