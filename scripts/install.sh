@@ -102,6 +102,9 @@ linux_install() {
   ln -sfn "$so.$VERSION" "$L/$so.$MAJOR"
   ln -sfn "$so.$MAJOR" "$L/$so"
   install -m 644 "$built/libwebsocket.a" "$L/libwebsocket.a"
+  # The static library holds the Rust standard library with its debug information; like the
+  # shared library (strip = "debuginfo") it is installed without (57 MB -> 33 MB).
+  command -v strip >/dev/null && strip --strip-debug --enable-deterministic-archives "$L/libwebsocket.a"
   install -m 644 include/websocket.h "$I/websocket.h"
   pc_file "$prefix" "$libdir" "$includedir" >"$L/pkgconfig/websocket.pc"
   chmod 644 "$L/pkgconfig/websocket.pc"
