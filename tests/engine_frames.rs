@@ -551,3 +551,96 @@ fn ascii_chunks_after_a_cut_code_point_are_still_validated() {
     let frag = [masked(0x01, &[0xC3]), masked(0x00, &ascii[..100]), masked(0x80, &[0xA9])].concat();
     assert_eq!(every_split(&[], &frag), Err(E_INVALID_PROTOCOL_FORMAT));
 }
+
+/// A reserved, never-touched mapping of `len` bytes (PROT_NONE): the server sends payloads in
+/// place and never reads them, so a 4 GiB payload costs no memory.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+struct Reserved(*mut u8, usize);
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+impl Reserved {
+    fn new(len: usize) -> Reserved {
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_NONE, flags, -1, 0) };
+        assert_ne!(p, libc::MAP_FAILED, "mmap of {len} bytes");
+        Reserved(p as *mut u8, len)
+    }
+}
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        unsafe { libc::munmap(self.0 as *mut libc::c_void, self.1) };
+    }
+}
+
+/// Every SEND_TO_NETWORK's byte count fits the ULONG of CompleteAction: a payload of up to
+/// ULONG_MAX bytes whose header would push the total past it goes out as header, then payload;
+/// a short write of the payload breaks the stream (spec §9.5.5).
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+#[cfg_attr(miri, ignore)]
+#[test]
+fn action_totals_never_exceed_ulong_max() {
+    let len = u32::MAX as usize;
+    let map = Reserved::new(len);
+    let header = hex("82 7f 00 00 00 00 ff ff ff ff");
+    let send_big = |s: &Handle, n: u32| {
+        let mut b = WEB_SOCKET_BUFFER::data(map.0, n);
+        unsafe { WebSocketSend(s.0, BINARY_MESSAGE, &mut b, 9 as PVOID) }
+    };
+    let lens = |a: &Act| a.buffers.iter().map(|b| b.bytes()).collect::<Vec<_>>();
+
+    // Header (10) + payload adds up to exactly ULONG_MAX: one action with both buffers.
+    let s = open_server(&[]);
+    assert_eq!(send_big(&s, u32::MAX - 10), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!(a.action, SEND_TO_NETWORK);
+    assert_eq!(a.bytes(0), hex("82 7f 00 00 00 00 ff ff ff f5"));
+    assert_eq!(lens(&a)[1], (map.0, u32::MAX - 10));
+    s.complete(&a, u32::MAX);
+    let done = s.get(SEND, 2);
+    assert_eq!((done.action, done.app), (INDICATE_SEND_COMPLETE, 9));
+    s.complete(&done, 0);
+
+    // One byte more: the header goes alone, then the payload, each count within a ULONG.
+    let s = open_server(&[]);
+    assert_eq!(send_big(&s, u32::MAX - 9), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, a.buffers.len()), (SEND_TO_NETWORK, 1));
+    assert_eq!(a.bytes(0), hex("82 7f 00 00 00 00 ff ff ff f6"));
+    s.complete(&a, 10);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, lens(&a)), (SEND_TO_NETWORK, vec![(map.0, u32::MAX - 9)]));
+    s.complete(&a, u32::MAX - 9);
+    let done = s.get(SEND, 2);
+    assert_eq!((done.action, done.app), (INDICATE_SEND_COMPLETE, 9));
+    s.complete(&done, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), 0);
+    assert_eq!(s.drain_send(SEND, 2).0, hex("82 01 78"));
+
+    // ULONG_MAX bytes of payload, written short: the stream is broken for later sends.
+    let s = open_server(&[]);
+    assert_eq!(send_big(&s, u32::MAX), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, a.bytes(0)), (SEND_TO_NETWORK, header.clone()));
+    assert_eq!(a.buffers.len(), 1);
+    s.complete(&a, 10);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, lens(&a)), (SEND_TO_NETWORK, vec![(map.0, u32::MAX)]));
+    s.complete(&a, 100);
+    let done = s.get(SEND, 2);
+    assert_eq!((done.action, done.app), (INDICATE_SEND_COMPLETE, 9));
+    s.complete(&done, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), E_INVALID_PROTOCOL_OPERATION);
+    assert_eq!(s.get(SEND, 2).action, NO_ACTION);
+
+    // The header itself cut short breaks the stream too.
+    let s = open_server(&[]);
+    assert_eq!(send_big(&s, u32::MAX), 0);
+    let a = s.get(SEND, 2);
+    s.complete(&a, 3);
+    let done = s.get(SEND, 2);
+    assert_eq!(done.action, INDICATE_SEND_COMPLETE);
+    s.complete(&done, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), E_INVALID_PROTOCOL_OPERATION);
+}

@@ -505,7 +505,11 @@ impl Session {
                 total = header_len;
                 header = true;
             }
-            if sent < payload_len && action.count < capacity {
+            // An action's byte count must fit the ULONG that CompleteAction reports: a payload
+            // sent in place whose header would push the total past ULONG_MAX goes out in the
+            // next action, on its own.
+            let fits = |n: usize| total as u64 + n as u64 <= u64::from(u32::MAX);
+            if sent < payload_len && action.count < capacity && (key.is_some() || fits(payload_len - sent)) {
                 let (ptr, n) = match key {
                     None => (bytes.ptr(sent), payload_len - sent),
                     Some(k) => {
