@@ -5,9 +5,21 @@
 //! Slots live in chunks of 1024 that are allocated on demand and never freed, so a lookup is two
 //! atomic-free array indexings and one per-slot lock: no global lock is taken on the data path,
 //! and handles on different threads never contend (slots are cache-line aligned).
+//!
+//! Stale handles. A deleted handle's value comes back only when its slot has been reused so
+//! often that the slot's generation wraps. Freed slots are reused first-in first-out, and only
+//! once [`REUSE_AFTER`] of them are free (until then a new slot is taken), so a slot is reused at
+//! most once per `REUSE_AFTER` deletions: a value recurs after at least `REUSE_AFTER` × 2^G
+//! create/delete cycles, G being the generation's bits (64-bit: 2^44; 32-bit, where handles
+//! carry 14 generation bits: 2^26, over 67 million).
+//!
+//! Panics. A panic under a slot's lock (caught by the export's guard) marks that slot poisoned:
+//! the handle answers `E_UNEXPECTED` from then on. DeleteHandle frees it like any other handle,
+//! and the slot is clean for the next one.
 
 use core::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
 
 use super::headers::HeaderArray;
 use super::types::WEB_SOCKET_HANDLE;
@@ -21,35 +33,8 @@ pub(crate) struct Entry {
     pub headers: Option<HeaderArray>,
 }
 
-const CHUNK_BITS: u32 = 10;
-const CHUNK_SLOTS: usize = 1 << CHUNK_BITS;
-const MAX_CHUNKS: usize = 1024;
-/// Most handles alive at once.
-pub(crate) const MAX_HANDLES: usize = CHUNK_SLOTS * MAX_CHUNKS;
-
-#[repr(align(64))]
-struct Slot {
-    state: Mutex<SlotState>,
-}
-
-struct SlotState {
-    generation: usize,
-    entry: Option<Box<Entry>>,
-}
-
-#[allow(clippy::declare_interior_mutable_const)]
-const NO_CHUNK: AtomicPtr<Slot> = AtomicPtr::new(core::ptr::null_mut());
-static CHUNKS: [AtomicPtr<Slot>; MAX_CHUNKS] = [NO_CHUNK; MAX_CHUNKS];
-
-struct Allocator {
-    free: Vec<u32>,
-    next: u32,
-}
-
-static ALLOCATOR: Mutex<Allocator> = Mutex::new(Allocator { free: Vec::new(), next: 0 });
-
 // Handle layout. 64-bit: generation (32) | index (28) | tag 0xA (4).
-// 32-bit: generation (10) | index (20) | tag 0b10 (2).
+// 32-bit: generation (14) | index (16) | tag 0b10 (2).
 #[cfg(target_pointer_width = "64")]
 const TAG_BITS: u32 = 4;
 #[cfg(target_pointer_width = "64")]
@@ -61,10 +46,73 @@ const TAG_BITS: u32 = 2;
 #[cfg(not(target_pointer_width = "64"))]
 const TAG: usize = 0b10;
 #[cfg(not(target_pointer_width = "64"))]
-const INDEX_BITS: u32 = 20;
+const INDEX_BITS: u32 = 16;
 
 const GENERATION_SHIFT: u32 = TAG_BITS + INDEX_BITS;
 const GENERATION_MASK: usize = usize::MAX >> GENERATION_SHIFT;
+
+const CHUNK_BITS: u32 = 10;
+const CHUNK_SLOTS: usize = 1 << CHUNK_BITS;
+/// 64-bit: 1024 chunks; 32-bit: as many as 16 index bits address.
+const MAX_CHUNKS: usize = if INDEX_BITS - CHUNK_BITS >= 10 { 1024 } else { 1 << (INDEX_BITS - CHUNK_BITS) };
+/// Most handles alive at once (64-bit: 1 048 576; 32-bit: 65 536).
+const MAX_HANDLES: usize = CHUNK_SLOTS * MAX_CHUNKS;
+/// A freed slot is reused only once this many slots are free (first-in first-out).
+const REUSE_AFTER: usize = 4096;
+
+const _: () = assert!(MAX_HANDLES <= 1 << INDEX_BITS && REUSE_AFTER < MAX_HANDLES);
+
+#[repr(align(64))]
+struct Slot {
+    state: Mutex<SlotState>,
+}
+
+struct SlotState {
+    generation: usize,
+    /// A panic unwound through a call that held this slot's lock: the entry may be in any state.
+    poisoned: bool,
+    entry: Option<Box<Entry>>,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const NO_CHUNK: AtomicPtr<Slot> = AtomicPtr::new(core::ptr::null_mut());
+static CHUNKS: [AtomicPtr<Slot>; MAX_CHUNKS] = [NO_CHUNK; MAX_CHUNKS];
+
+struct Allocator {
+    /// Freed slots, oldest first.
+    free: VecDeque<u32>,
+    /// Slots taken so far.
+    next: u32,
+}
+
+static ALLOCATOR: Mutex<Allocator> = Mutex::new(Allocator { free: VecDeque::new(), next: 0 });
+
+impl Allocator {
+    /// The slot for a new handle: the oldest freed one once enough are free, else a new one.
+    fn take(&mut self) -> Result<usize> {
+        if self.free.len() >= REUSE_AFTER || self.next as usize >= MAX_HANDLES {
+            return self.free.pop_front().map(|i| i as usize).ok_or(Error::OutOfMemory);
+        }
+        let i = self.next as usize;
+        let chunk = &CHUNKS[i >> CHUNK_BITS];
+        if chunk.load(Ordering::Acquire).is_null() {
+            let mut slots = Vec::new();
+            slots.try_reserve_exact(CHUNK_SLOTS).map_err(|_| Error::OutOfMemory)?;
+            slots.extend((0..CHUNK_SLOTS).map(|_| Slot {
+                state: Mutex::new(SlotState { generation: 1, poisoned: false, entry: None }),
+            }));
+            let raw = Box::into_raw(slots.into_boxed_slice()) as *mut Slot;
+            chunk.store(raw, Ordering::Release);
+        }
+        self.next += 1;
+        Ok(i)
+    }
+
+    fn give_back(&mut self, index: usize) {
+        // Never fails for want of memory: room for every slot was reserved when it was taken.
+        self.free.push_back(index as u32);
+    }
+}
 
 fn encode(index: usize, generation: usize) -> WEB_SOCKET_HANDLE {
     let value = ((generation & GENERATION_MASK) << GENERATION_SHIFT) | (index << TAG_BITS) | TAG;
@@ -90,45 +138,35 @@ fn slot(index: usize) -> Option<&'static Slot> {
     Some(unsafe { &*chunk.add(index & (CHUNK_SLOTS - 1)) })
 }
 
+/// Locks a slot. The standard poison flag is not used (it cannot be cleared on the crate's
+/// minimum Rust); `SlotState::poisoned` records panics instead.
+fn lock(slot: &Slot) -> MutexGuard<'_, SlotState> {
+    slot.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Stores `entry` in a free slot and returns its handle.
 pub(crate) fn insert(entry: Box<Entry>) -> Result<WEB_SOCKET_HANDLE> {
     let index = {
         let mut alloc = ALLOCATOR.lock().unwrap_or_else(|p| p.into_inner());
-        match alloc.free.pop() {
-            Some(i) => i as usize,
-            None => {
-                let i = alloc.next as usize;
-                if i >= MAX_HANDLES {
-                    return Err(Error::OutOfMemory);
-                }
-                let chunk = &CHUNKS[i >> CHUNK_BITS];
-                if chunk.load(Ordering::Acquire).is_null() {
-                    let mut slots = Vec::new();
-                    slots.try_reserve_exact(CHUNK_SLOTS).map_err(|_| Error::OutOfMemory)?;
-                    slots.extend(
-                        (0..CHUNK_SLOTS)
-                            .map(|_| Slot { state: Mutex::new(SlotState { generation: 1, entry: None }) }),
-                    );
-                    let raw = Box::into_raw(slots.into_boxed_slice()) as *mut Slot;
-                    chunk.store(raw, Ordering::Release);
-                }
-                alloc.next += 1;
-                i
-            }
-        }
+        // Reserve room to give every slot taken so far back without allocating.
+        let taken = alloc.next as usize + 1;
+        let free = alloc.free.len();
+        alloc.free.try_reserve(taken.saturating_sub(free)).map_err(|_| Error::OutOfMemory)?;
+        alloc.take()?
     };
     let slot = slot(index).ok_or(Error::Internal)?;
-    let mut state = slot.state.lock().unwrap_or_else(|p| p.into_inner());
+    let mut state = lock(slot);
     state.entry = Some(entry);
     Ok(encode(index, state.generation))
 }
 
-/// Removes and returns the entry of a live handle; the handle becomes stale at once.
+/// Removes and returns the entry of a live handle (poisoned or not); the handle becomes stale at
+/// once and its slot goes back to the free list, clean.
 pub(crate) fn remove(handle: WEB_SOCKET_HANDLE) -> Option<Box<Entry>> {
     let (index, generation) = decode(handle)?;
     let slot = slot(index)?;
     let entry = {
-        let mut state = slot.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = lock(slot);
         if state.generation & GENERATION_MASK != generation || state.entry.is_none() {
             return None;
         }
@@ -136,23 +174,35 @@ pub(crate) fn remove(handle: WEB_SOCKET_HANDLE) -> Option<Box<Entry>> {
         if state.generation & GENERATION_MASK == 0 {
             state.generation = 1;
         }
+        state.poisoned = false;
         state.entry.take()
     };
-    let mut alloc = ALLOCATOR.lock().unwrap_or_else(|p| p.into_inner());
-    alloc.free.push(index as u32);
+    ALLOCATOR.lock().unwrap_or_else(|p| p.into_inner()).give_back(index);
     entry
 }
 
-/// Runs `f` on a live handle's entry under that handle's lock.
+/// Runs `f` on a live handle's entry under that handle's lock. A handle whose slot a panic
+/// poisoned answers `Error::Internal` (E_UNEXPECTED).
+#[inline(always)]
 pub(crate) fn with_entry<T>(handle: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut Entry) -> Result<T>) -> Result<T> {
     let (index, generation) = decode(handle).ok_or(Error::BadHandle)?;
     let slot = slot(index).ok_or(Error::BadHandle)?;
-    let mut state = slot.state.lock().map_err(|_| Error::Internal)?;
+    let mut guard = lock(slot);
+    let state = &mut *guard;
     if state.generation & GENERATION_MASK != generation {
         return Err(Error::BadHandle);
     }
+    if state.poisoned {
+        return Err(Error::Internal);
+    }
     match state.entry.as_mut() {
-        Some(entry) => f(entry),
+        Some(entry) => {
+            // Cleared again only if `f` returns; a panic leaves the slot marked.
+            state.poisoned = true;
+            let result = f(entry);
+            state.poisoned = false;
+            result
+        }
         None => Err(Error::BadHandle),
     }
 }
@@ -166,6 +216,29 @@ pub fn with_session<T>(handle: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut Session) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{E_INVALIDARG, E_UNEXPECTED};
+    use crate::ffi::{
+        guard, WebSocketCreateServerHandle, WebSocketDeleteHandle, WebSocketEndServerHandshake,
+    };
+
+    const E_INVALID_PROTOCOL_OPERATION: i32 = 0x8376_0001_u32 as i32;
+
+    fn create() -> WEB_SOCKET_HANDLE {
+        let mut h = core::ptr::null_mut();
+        // SAFETY: `h` is writable; no properties.
+        assert_eq!(unsafe { WebSocketCreateServerHandle(core::ptr::null(), 0, &mut h) }, 0);
+        h
+    }
+
+    fn end_server_handshake(h: WEB_SOCKET_HANDLE) -> i32 {
+        // SAFETY: handle values are never dereferenced.
+        unsafe { WebSocketEndServerHandshake(h) }
+    }
+
+    fn delete(h: WEB_SOCKET_HANDLE) {
+        // SAFETY: as above.
+        unsafe { WebSocketDeleteHandle(h) };
+    }
 
     #[test]
     fn handles_round_trip_and_are_never_zero_or_all_ones() {
@@ -177,5 +250,58 @@ mod tests {
         }
         assert_eq!(decode(core::ptr::null_mut()), None);
         assert_eq!(decode(usize::MAX as WEB_SOCKET_HANDLE), None);
+    }
+
+    /// A panic under a handle's lock (caught by the export guard) makes that handle answer
+    /// E_UNEXPECTED; DeleteHandle frees the slot clean, and handles later created in it work.
+    #[test]
+    fn a_panic_poisons_its_handle_only_until_deleted() {
+        let h = create();
+        let other = create();
+        let hr = guard(|| with_entry(h, |_| -> Result<()> { panic!("injected fault") }));
+        assert_eq!(hr, E_UNEXPECTED);
+        assert_eq!(end_server_handshake(h), E_UNEXPECTED);
+        assert_eq!(end_server_handshake(other), E_INVALID_PROTOCOL_OPERATION, "other handles unaffected");
+        let (index, _) = decode(h).unwrap();
+        delete(h);
+        assert_eq!(end_server_handshake(h), E_INVALIDARG, "deleted");
+        // Cycle until the poisoned slot is handed out again.
+        let mut reused = None;
+        for _ in 0..=2 * REUSE_AFTER + 64 {
+            let n = create();
+            if decode(n).unwrap().0 == index {
+                reused = Some(n);
+                break;
+            }
+            delete(n);
+        }
+        let n = reused.expect("the slot is reused");
+        assert_ne!(n, h);
+        assert_eq!(end_server_handshake(n), E_INVALID_PROTOCOL_OPERATION, "a clean Created handle");
+        assert_eq!(with_entry(n, |e| Ok(e.session.is_open())), Ok(false));
+        delete(n);
+        delete(other);
+    }
+
+    /// A deleted handle's value does not come back, and a stale DeleteHandle cannot hit a live
+    /// handle, for far more than 2^10 create/delete cycles (on every target: the i686 run of
+    /// this test is the 32-bit check).
+    #[test]
+    fn deleted_handles_stay_stale_across_many_cycles() {
+        // The guaranteed bound: REUSE_AFTER reuses of other slots between two of one slot.
+        assert!(REUSE_AFTER as u64 * GENERATION_MASK as u64 >= 1 << 26);
+        let first = create();
+        delete(first);
+        let cycles = if cfg!(miri) { REUSE_AFTER + 64 } else { 4 * REUSE_AFTER };
+        let mut seen_slot_again = false;
+        for _ in 0..cycles {
+            let live = create();
+            assert_ne!(live, first, "a deleted handle's value is live again");
+            seen_slot_again |= decode(live).unwrap().0 == decode(first).unwrap().0;
+            delete(first);
+            assert_eq!(end_server_handshake(live), E_INVALID_PROTOCOL_OPERATION, "live handle intact");
+            delete(live);
+        }
+        assert!(seen_slot_again, "the slot was reused (with a new generation)");
     }
 }
