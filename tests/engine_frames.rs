@@ -652,16 +652,14 @@ fn action_totals_never_exceed_ulong_max() {
 fn data_arm_buffers_are_read_through_the_data_arm() {
     let s = open_server(&[]);
     let mut text = *b"Hello";
-    let mut b = WEB_SOCKET_BUFFER {
-        Data: WEB_SOCKET_BUFFER_DATA { pbBuffer: text.as_mut_ptr(), ulBufferLength: 5 },
-    };
+    let mut b =
+        WEB_SOCKET_BUFFER { Data: WEB_SOCKET_BUFFER_DATA { pbBuffer: text.as_mut_ptr(), ulBufferLength: 5 } };
     assert_eq!(unsafe { WebSocketSend(s.0, UTF8_MESSAGE, &mut b, 3 as PVOID) }, 0);
     assert_eq!(s.drain_send(SEND, 2), (hex("81 05 48 65 6c 6c 6f"), vec![3]));
 
     let mut into = [0u8; 8];
-    let mut b = WEB_SOCKET_BUFFER {
-        Data: WEB_SOCKET_BUFFER_DATA { pbBuffer: into.as_mut_ptr(), ulBufferLength: 8 },
-    };
+    let mut b =
+        WEB_SOCKET_BUFFER { Data: WEB_SOCKET_BUFFER_DATA { pbBuffer: into.as_mut_ptr(), ulBufferLength: 8 } };
     assert_eq!(unsafe { WebSocketReceive(s.0, &mut b, 4 as PVOID) }, 0);
     let read = s.get(RECEIVE, 1);
     assert_eq!(read.action, RECEIVE_FROM_NETWORK);
