@@ -437,3 +437,38 @@ fn zero_byte_send_completion_withdraws_the_frame() {
     assert_eq!(p.client.get(SEND, 2).action, INDICATE_SEND_COMPLETE);
     assert_eq!(p.client.send(BINARY_MESSAGE, b"x", 0), E_INVALID_PROTOCOL_OPERATION);
 }
+
+/// The ALLOCATED_BUFFER is used through the pointer the caller gave, not through its address
+/// turned back into a pointer: under Miri the pointer below is never exposed as an integer, so
+/// any access through a rebuilt pointer is an error.
+#[test]
+fn allocated_buffer_is_used_through_the_callers_pointer() {
+    let size = 4096 + 16 + 144;
+    let mut memory = vec![0u8; size + 1];
+    let base: *mut u8 = memory.as_mut_ptr().wrapping_add(1); // unaligned, as allowed
+    let props = [WEB_SOCKET_PROPERTY {
+        Type: 3,
+        pvValue: (&base as *const *mut u8) as PVOID,
+        ulValueSize: size as u32,
+    }];
+    let s = open_server(&props);
+    assert_eq!(s.receive(0), 0);
+    let read = s.get(RECEIVE, 1);
+    assert_eq!(read.action, RECEIVE_FROM_NETWORK);
+    assert_eq!(read.buffers[0].bytes(), (base, 4096));
+    let frame = [0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
+    unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), base, frame.len()) };
+    s.complete(&read, frame.len() as u32);
+    let ind = s.get(RECEIVE, 1);
+    assert_eq!((ind.action, ind.ty), (INDICATE_RECEIVE_COMPLETE, UTF8_MESSAGE));
+    assert_eq!(ind.buffers[0].bytes(), (base.wrapping_add(6), 2));
+    assert_eq!(ind.bytes(0), b"hi");
+    s.complete(&ind, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"ok", 0), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!(a.buffers[0].bytes().0, base.wrapping_add(4096 + 16), "header in the control area");
+    assert_eq!(a.all_bytes(), b"\x82\x02ok");
+    s.complete(&a, 4);
+    drop(s);
+    drop(memory);
+}

@@ -127,7 +127,8 @@ pub unsafe extern "system" fn WebSocketGetAction(
             if let (Some(ctx), false) = (action.app_context, pvApplicationContext.is_null()) {
                 write(pvApplicationContext, ctx as PVOID)?;
             }
-            write(pvActionContext, action.token as PVOID)?;
+            // The token is a number, never dereferenced: a pointer value without provenance.
+            write(pvActionContext, core::ptr::null_mut::<u8>().wrapping_add(action.token) as PVOID)?;
         }
         Ok(())
     });

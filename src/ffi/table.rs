@@ -116,7 +116,8 @@ impl Allocator {
 
 fn encode(index: usize, generation: usize) -> WEB_SOCKET_HANDLE {
     let value = ((generation & GENERATION_MASK) << GENERATION_SHIFT) | (index << TAG_BITS) | TAG;
-    value as WEB_SOCKET_HANDLE
+    // A value without provenance: handles are never dereferenced.
+    core::ptr::null_mut::<u8>().wrapping_add(value) as WEB_SOCKET_HANDLE
 }
 
 fn decode(handle: WEB_SOCKET_HANDLE) -> Option<(usize, usize)> {

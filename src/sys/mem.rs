@@ -42,10 +42,10 @@ impl Region {
     /// The caller's ALLOCATED_BUFFER.
     ///
     /// # Safety
-    /// `addr` must be non-NULL and `[addr, addr + len)` writable and not otherwise used by the
+    /// `ptr` must be non-NULL and `[ptr, ptr + len)` writable and not otherwise used by the
     /// caller until the Region is dropped (WebSocketDeleteHandle). `len` is a ULONG.
-    pub unsafe fn borrowed(addr: usize, len: u32) -> Region {
-        let ptr = NonNull::new(addr as *mut u8).unwrap_or(NonNull::dangling());
+    pub unsafe fn borrowed(ptr: *mut u8, len: u32) -> Region {
+        let ptr = NonNull::new(ptr).unwrap_or(NonNull::dangling());
         Region { ptr, len, owned: false }
     }
 
