@@ -671,3 +671,63 @@ fn data_arm_buffers_are_read_through_the_data_arm() {
     assert_eq!(ind.buffers[0].bytes(), (into.as_mut_ptr(), 3));
     assert_eq!(&into[..3], b"abc");
 }
+
+/// Feeds `bytes` to the outstanding RECEIVE_FROM_NETWORK `read` and returns the next action of
+/// the receive queue.
+fn feed(s: &Handle, read: &Act, bytes: &[u8]) -> Act {
+    assert_eq!(read.action, RECEIVE_FROM_NETWORK);
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), read.buffers[0].bytes().0, bytes.len()) };
+    s.complete(read, bytes.len() as u32);
+    s.get(RECEIVE, 1)
+}
+
+/// An automatic pong cut short on the wire breaks the outgoing stream exactly as a user frame
+/// does (spec §9.5.5), on whichever queue it went out; completed with 0 it is simply dropped.
+#[test]
+fn automatic_pong_cut_short_breaks_the_send_side() {
+    let ping = masked(0x89, b"hello");
+    let pong = hex("8a 05 68 65 6c 6c 6f");
+    for (pong_queue, written) in [(RECEIVE, 3), (SEND, 3), (RECEIVE, 0), (SEND, 0), (RECEIVE, 7)] {
+        let case = format!("pong on queue {pong_queue} completed with {written}");
+        let s = open_server(&[]);
+        assert_eq!(s.receive(1), 0);
+        let mut busy = None;
+        if pong_queue == SEND {
+            // The outgoing channel is busy with a user frame while the ping arrives.
+            assert_eq!(s.send(BINARY_MESSAGE, b"m", 2), 0);
+            busy = Some(s.get(SEND, 2));
+        }
+        let read = s.get(RECEIVE, 1);
+        let next = feed(&s, &read, &ping);
+        let a = match busy {
+            Some(user) => {
+                assert_eq!(next.action, RECEIVE_FROM_NETWORK, "{case}");
+                s.complete(&user, 3);
+                s.get(SEND, 2)
+            }
+            None => next,
+        };
+        assert_eq!((a.action, a.ty, a.all_bytes()), (SEND_TO_NETWORK, PING_PONG, pong.clone()), "{case}");
+        s.complete(&a, written);
+        if pong_queue == SEND {
+            let done = s.get(SEND, 2);
+            assert_eq!((done.action, done.app), (INDICATE_SEND_COMPLETE, 2), "{case}");
+            s.complete(&done, 0);
+        }
+        let hr = s.send(BINARY_MESSAGE, b"abc", 3);
+        if written == 3 {
+            assert_eq!(hr, E_INVALID_PROTOCOL_OPERATION, "{case}");
+            assert_eq!(s.get(SEND, 2).action, NO_ACTION, "{case}");
+            if pong_queue == RECEIVE {
+                // Later pings get no pong on the broken stream.
+                let read = s.get(RECEIVE, 1);
+                let next = feed(&s, &read, &ping);
+                assert_eq!(next.action, RECEIVE_FROM_NETWORK, "{case}");
+                assert_eq!(s.get(SEND, 2).action, NO_ACTION, "{case}");
+            }
+        } else {
+            assert_eq!(hr, 0, "{case}");
+            assert_eq!(s.drain_send(SEND, 2), (hex("82 03 61 62 63"), vec![3]), "{case}");
+        }
+    }
+}

@@ -64,7 +64,7 @@ struct CloseInfo {
 enum Outstanding {
     Network { token: usize, offered: u32 },
     Indicate { token: usize },
-    Pong { token: usize },
+    Pong { token: usize, bytes: u32 },
 }
 
 impl Outstanding {
@@ -72,7 +72,7 @@ impl Outstanding {
         match self {
             Outstanding::Network { token, .. }
             | Outstanding::Indicate { token }
-            | Outstanding::Pong { token } => *token,
+            | Outstanding::Pong { token, .. } => *token,
         }
     }
 }
@@ -131,8 +131,8 @@ impl Session {
             return false;
         }
         match self.take_pong(out) {
-            Some(token) => {
-                self.recv.out = Some(Outstanding::Pong { token });
+            Some((token, bytes)) => {
+                self.recv.out = Some(Outstanding::Pong { token, bytes });
                 true
             }
             None => false,
@@ -140,10 +140,15 @@ impl Session {
     }
 
     /// Builds the pending pong (one contiguous buffer in C, typed PING_PONG, no context) into
-    /// `out` if the outgoing channel is free, and returns its token. The caller records which
-    /// side it went out on. A pong due after the application queued its close is dropped.
-    pub(super) fn take_pong(&mut self, out: &mut Action) -> Option<usize> {
+    /// `out` if the outgoing channel is free, and returns its token and length. The caller
+    /// records which side it went out on. A pong due after the application queued its close, or
+    /// once the outgoing stream is broken, is dropped.
+    pub(super) fn take_pong(&mut self, out: &mut Action) -> Option<(usize, u32)> {
         if self.channel != Channel::Free || self.aborted {
+            return None;
+        }
+        if self.send.broken {
+            self.recv.pong_due = false;
             return None;
         }
         if self.send.close_queued {
@@ -169,7 +174,7 @@ impl Session {
             app_context: None,
             token,
         };
-        Some(token)
+        Some((token, len as u32))
     }
 
     /// Whether a pong is waiting to go out.
@@ -505,9 +510,7 @@ impl Session {
             Some(Outstanding::Indicate { .. }) => {
                 self.recv.ops.pop_front();
             }
-            Some(Outstanding::Pong { .. }) => {
-                self.channel = Channel::Free;
-            }
+            Some(Outstanding::Pong { bytes, .. }) => self.complete_pong(transferred, bytes),
             None => {}
         }
     }
