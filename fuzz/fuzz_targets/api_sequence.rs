@@ -292,11 +292,7 @@ fn call(w: &mut World, c: &Call) {
                 assert!(allocated.is_some(), "ALLOCATED_BUFFER not used as the region");
             }
             if *client {
-                websocket::ffi::with_session(h, |s| {
-                    s.set_mask_keys(websocket::rng::MaskKeys::from_seed([9; 32]));
-                    Ok(())
-                })
-                .unwrap();
+                websocket_fuzz::seed_mask_keys(h, 9);
             }
             w.slots.push(Some(Live {
                 h,

@@ -209,11 +209,7 @@ impl Side {
         let (hr, h) = create(client, &props);
         assert_eq!(hr, 0, "create");
         if client {
-            websocket::ffi::with_session(h, |s| {
-                s.set_mask_keys(websocket::rng::MaskKeys::from_seed([3; 32]));
-                Ok(())
-            })
-            .unwrap();
+            websocket_fuzz::seed_mask_keys(h, 3);
         }
         let region = RegionInfo::of(h).unwrap();
         Side {

@@ -215,11 +215,7 @@ fn run(wire: &[u8], splits: &[u8], cfg: &Cfg, server: bool) {
     if server {
         open_server(h);
     } else {
-        websocket::ffi::with_session(h, |s| {
-            s.set_mask_keys(websocket::rng::MaskKeys::from_seed([7; 32]));
-            Ok(())
-        })
-        .unwrap();
+        super::seed_mask_keys(h, 7);
         open_client(h);
     }
     let region = RegionInfo::of(h).unwrap();

@@ -79,19 +79,24 @@ const NO_CHUNK: AtomicPtr<Slot> = AtomicPtr::new(core::ptr::null_mut());
 static CHUNKS: [AtomicPtr<Slot>; MAX_CHUNKS] = [NO_CHUNK; MAX_CHUNKS];
 
 struct Allocator {
-    /// Freed slots, oldest first.
-    free: VecDeque<u32>,
+    /// Freed slots, oldest first (created at the first insert: `VecDeque::new` is not `const`
+    /// on the crate's minimum Rust).
+    free: Option<VecDeque<u32>>,
     /// Slots taken so far.
     next: u32,
 }
 
-static ALLOCATOR: Mutex<Allocator> = Mutex::new(Allocator { free: VecDeque::new(), next: 0 });
+static ALLOCATOR: Mutex<Allocator> = Mutex::new(Allocator { free: None, next: 0 });
 
 impl Allocator {
     /// The slot for a new handle: the oldest freed one once enough are free, else a new one.
     fn take(&mut self) -> Result<usize> {
-        if self.free.len() >= REUSE_AFTER || self.next as usize >= MAX_HANDLES {
-            return self.free.pop_front().map(|i| i as usize).ok_or(Error::OutOfMemory);
+        let free = self.free.get_or_insert_with(VecDeque::new);
+        // Reserve room to give every slot taken so far (and this one) back without allocating.
+        let taken = self.next as usize + 1;
+        free.try_reserve(taken.saturating_sub(free.len())).map_err(|_| Error::OutOfMemory)?;
+        if free.len() >= REUSE_AFTER || self.next as usize >= MAX_HANDLES {
+            return free.pop_front().map(|i| i as usize).ok_or(Error::OutOfMemory);
         }
         let i = self.next as usize;
         let chunk = &CHUNKS[i >> CHUNK_BITS];
@@ -109,8 +114,10 @@ impl Allocator {
     }
 
     fn give_back(&mut self, index: usize) {
-        // Never fails for want of memory: room for every slot was reserved when it was taken.
-        self.free.push_back(index as u32);
+        // Never allocates: room for every slot was reserved when it was taken.
+        if let Some(free) = self.free.as_mut() {
+            free.push_back(index as u32);
+        }
     }
 }
 
@@ -147,14 +154,7 @@ fn lock(slot: &Slot) -> MutexGuard<'_, SlotState> {
 
 /// Stores `entry` in a free slot and returns its handle.
 pub(crate) fn insert(entry: Box<Entry>) -> Result<WEB_SOCKET_HANDLE> {
-    let index = {
-        let mut alloc = ALLOCATOR.lock().unwrap_or_else(|p| p.into_inner());
-        // Reserve room to give every slot taken so far back without allocating.
-        let taken = alloc.next as usize + 1;
-        let free = alloc.free.len();
-        alloc.free.try_reserve(taken.saturating_sub(free)).map_err(|_| Error::OutOfMemory)?;
-        alloc.take()?
-    };
+    let index = { ALLOCATOR.lock().unwrap_or_else(|p| p.into_inner()).take()? };
     let slot = slot(index).ok_or(Error::Internal)?;
     let mut state = lock(slot);
     state.entry = Some(entry);
@@ -208,9 +208,23 @@ pub(crate) fn with_entry<T>(handle: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut Entry
     }
 }
 
-/// Runs `f` on a live handle's session (for tests and tools that drive a handle created through
-/// the C ABI, e.g. to inject a deterministic masking-key source).
-pub fn with_session<T>(handle: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
+/// Runs `f` on a live handle's session under that handle's lock (for tests and tools that drive
+/// a handle created through the C ABI, e.g. to inject a deterministic masking-key source).
+///
+/// ```compile_fail
+/// // Not callable from safe code.
+/// let _ = websocket::ffi::with_session(std::ptr::null_mut(), |_| Ok(()));
+/// ```
+///
+/// # Safety
+/// While `f` runs, no other thread may be using memory the library handed out for this handle
+/// (a RECEIVE_FROM_NETWORK buffer being filled, a SEND_TO_NETWORK buffer being written out): the
+/// session's methods read and write the handle's region as if every action were complete or not
+/// yet handed out, and `f` may complete actions itself.
+pub unsafe fn with_session<T>(
+    handle: WEB_SOCKET_HANDLE,
+    f: impl FnOnce(&mut Session) -> Result<T>,
+) -> Result<T> {
     with_entry(handle, |e| f(&mut e.session))
 }
 

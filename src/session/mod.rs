@@ -305,9 +305,10 @@ impl Session {
         &self.config
     }
 
-    /// The buffer region (for checking where returned pointers lie).
-    pub fn region(&self) -> &Region {
-        &self.region
+    /// Where the buffer region lies: its first byte and its length (for checking where returned
+    /// pointers lie). Reads none of it: parts of it may be the caller's at any moment.
+    pub fn region_span(&self) -> (*const u8, usize) {
+        (self.region.ptr(0), self.region.len())
     }
 
     /// Whether the handshake has completed.
