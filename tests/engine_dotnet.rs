@@ -562,3 +562,57 @@ fn a_pong_is_not_starved_by_a_blocked_receive_loop() {
     let ind = s.get(RECEIVE, 1);
     assert_eq!((ind.action, ind.status()), (INDICATE_RECEIVE_COMPLETE, 1006));
 }
+
+/// WebSocketAbortHandle between BeginServerHandshake and EndServerHandshake is not a no-op (spec
+/// §5 allows Abort there, as it allows the calls that end that handshake implicitly): the handle
+/// is aborted, new operations fail, GetAction reports nothing to do.
+#[test]
+fn abort_during_the_server_handshake_aborts() {
+    let s = Handle::server(&[]);
+    let req = header_array(&[
+        ("Connection", "Upgrade"),
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
+    ]);
+    let (mut resp, mut n) = (ptr::null_mut(), 0);
+    let hr = unsafe {
+        WebSocketBeginServerHandshake(
+            s.0,
+            ptr::null(),
+            ptr::null_mut(),
+            0,
+            req.as_ptr(),
+            4,
+            &mut resp,
+            &mut n,
+        )
+    };
+    assert_eq!(hr, 0);
+    s.abort();
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), E_INVALID_PROTOCOL_OPERATION);
+    assert_eq!(s.receive(2), E_INVALID_PROTOCOL_OPERATION);
+    let a = s.get(ALL, 2);
+    assert_eq!((a.hr, a.action, a.buffers.len()), (0, NO_ACTION, 0));
+    assert_eq!(unsafe { WebSocketEndServerHandshake(s.0) }, 0, "the handshake is over");
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), E_INVALID_PROTOCOL_OPERATION);
+
+    // Before BeginServerHandshake it stays a no-op (spec §10.2).
+    let s = Handle::server(&[]);
+    s.abort();
+    let hr = unsafe {
+        WebSocketBeginServerHandshake(
+            s.0,
+            ptr::null(),
+            ptr::null_mut(),
+            0,
+            req.as_ptr(),
+            4,
+            &mut resp,
+            &mut n,
+        )
+    };
+    assert_eq!(hr, 0);
+    assert_eq!(unsafe { WebSocketEndServerHandshake(s.0) }, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), 0);
+}

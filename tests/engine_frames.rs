@@ -398,6 +398,8 @@ fn peer_violations_of_spec_9_7() {
         ("close 1015", masked(0x88, &[0x03, 0xf7]), f),
         ("close 0", masked(0x88, &[0x00, 0x00]), f),
         ("close 1004", masked(0x88, &[0x03, 0xec]), f),
+        ("close 5000", masked(0x88, &[0x13, 0x88]), f),
+        ("close 65535", masked(0x88, &[0xff, 0xff, b'x']), f),
         ("close 1016", masked(0x88, &[0x03, 0xf8]), f),
         ("close 2000", masked(0x88, &[0x07, 0xd0]), f),
         ("close 2999", masked(0x88, &[0x0b, 0xb7]), f),
@@ -417,7 +419,7 @@ fn peer_violations_of_spec_9_7() {
 
 #[test]
 fn accepted_close_codes() {
-    for code in [1000u16, 1001, 1002, 1003, 1007, 1011, 1012, 1013, 1014, 3000, 4999, 5000, 65535] {
+    for code in [1000u16, 1001, 1002, 1003, 1007, 1011, 1012, 1013, 1014, 3000, 4999] {
         let got = server_receives(&[], &masked(0x88, &code.to_be_bytes()), &[]);
         assert_eq!(got, Ok(vec![Outcome::Indicated(CLOSE, Some(vec![]), code)]), "{code}");
     }
@@ -730,4 +732,67 @@ fn automatic_pong_cut_short_breaks_the_send_side() {
             assert_eq!(s.drain_send(SEND, 2), (hex("82 03 61 62 63"), vec![3]), "{case}");
         }
     }
+}
+
+/// Close codes RFC 6455 §7.4.2 does not define (5000-65535) are a protocol error, like the
+/// reserved ones; every code from 3000 through 4999 is delivered.
+#[test]
+fn close_codes_above_4999_are_protocol_errors() {
+    for code in [3000u16, 3999, 4000, 4999] {
+        let got = server_receives(&[], &masked(0x88, &code.to_be_bytes()), &[]);
+        assert_eq!(got, Ok(vec![Outcome::Indicated(CLOSE, Some(vec![]), code)]), "{code}");
+    }
+    for code in [5000u16, 5001, 9999, 32768, 65534, 65535] {
+        let got = server_receives(&[], &masked(0x88, &code.to_be_bytes()), &[]);
+        assert_eq!(got, Err(E_INVALID_PROTOCOL_FORMAT), "{code}");
+    }
+    // Sending stays unchecked: any status goes out unchanged.
+    assert_eq!(server_sends(|s| s.send_close(65535, b"", 7)).0, hex("88 02 ff ff"));
+}
+
+/// A frame withdrawn with a 0-byte completion restores the message state (spec §9.5.5): a
+/// fragment queued behind it continues the message on the wire; an operation of the other kind,
+/// which no longer fits the unfinished message, is not dropped quietly: the send side fails and
+/// the next Send says so.
+#[test]
+fn withdrawn_frame_never_loses_a_queued_send_silently() {
+    let s = open_server(&[]);
+    assert_eq!(s.send(UTF8_FRAGMENT, b"a", 1), 0);
+    assert_eq!(s.drain_send(SEND, 2), (hex("01 01 61"), vec![1]));
+    assert_eq!(s.send(UTF8_FRAGMENT, b"b", 2), 0);
+    assert_eq!(s.send(UTF8_MESSAGE, b"c", 3), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, a.all_bytes()), (SEND_TO_NETWORK, hex("00 01 62")));
+    s.complete(&a, 0);
+    assert_eq!(s.drain_send(SEND, 2), (hex("80 01 63"), vec![2, 3]), "the text message goes on");
+
+    let s = open_server(&[]);
+    assert_eq!(s.send(UTF8_FRAGMENT, b"a", 1), 0);
+    assert_eq!(s.drain_send(SEND, 2), (hex("01 01 61"), vec![1]));
+    assert_eq!(s.send(UTF8_MESSAGE, b"b", 2), 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"c", 3), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, a.all_bytes()), (SEND_TO_NETWORK, hex("80 01 62")));
+    s.complete(&a, 0);
+    // Both complete, nothing reaches the wire, and the application hears of it.
+    assert_eq!(s.drain_send(SEND, 2), (vec![], vec![2, 3]));
+    assert_eq!(s.send(BINARY_MESSAGE, b"d", 4), E_INVALID_PROTOCOL_OPERATION);
+    assert_eq!(s.get(SEND, 2).action, NO_ACTION);
+}
+
+/// A close frame withdrawn with a 0-byte completion is as if never queued: data and a close can
+/// be sent afterwards.
+#[test]
+fn withdrawn_close_can_be_sent_again() {
+    let s = open_server(&[]);
+    assert_eq!(s.send_close(1000, b"bye", 1), 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 2), E_INVALID_PROTOCOL_OPERATION, "close queued");
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, a.all_bytes()), (SEND_TO_NETWORK, hex("88 05 03 e8 62 79 65")));
+    s.complete(&a, 0);
+    assert_eq!(s.drain_send(SEND, 2), (vec![], vec![1]));
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 2), 0);
+    assert_eq!(s.send_close(1001, b"", 3), 0);
+    assert_eq!(s.drain_send(SEND, 2), (hex("82 01 78 88 02 03 e9"), vec![2, 3]));
+    assert_eq!(s.send_close(1000, b"", 4), E_INVALID_PROTOCOL_OPERATION, "sent: no second close");
 }

@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::VecDeque;
+use std::ptr;
 use std::sync::Arc;
 
 use common::*;
@@ -469,6 +470,45 @@ fn allocated_buffer_is_used_through_the_callers_pointer() {
     assert_eq!(a.buffers[0].bytes().0, base.wrapping_add(4096 + 16), "header in the control area");
     assert_eq!(a.all_bytes(), b"\x82\x02ok");
     s.complete(&a, 4);
+    drop(s);
+    drop(memory);
+}
+
+/// A send payload or receive buffer that overlaps the handle's own region is refused with
+/// E_INVALIDARG: the library writes the region while it reads or fills such a buffer.
+#[test]
+fn caller_buffers_inside_the_handles_region_are_refused() {
+    let size = 4096 + 16 + 144;
+    let mut memory = vec![0u8; size + 8];
+    let base: *mut u8 = memory.as_mut_ptr();
+    let props = [WEB_SOCKET_PROPERTY {
+        Type: 3,
+        pvValue: (&base as *const *mut u8) as PVOID,
+        ulValueSize: size as u32,
+    }];
+    let s = open_server(&props);
+    let inside = |offset: usize, len: u32| WEB_SOCKET_BUFFER::data(base.wrapping_add(offset), len);
+    for (offset, len) in [(0, 1), (100, 10), (size - 1, 1), (size - 1, 9)] {
+        let mut b = inside(offset, len);
+        assert_eq!(unsafe { WebSocketSend(s.0, BINARY_MESSAGE, &mut b, ptr::null_mut()) }, E_INVALIDARG);
+        assert_eq!(unsafe { WebSocketReceive(s.0, &mut b, ptr::null_mut()) }, E_INVALIDARG);
+        let mut c = WEB_SOCKET_BUFFER::close(base.wrapping_add(offset), len, 1000);
+        assert_eq!(unsafe { WebSocketSend(s.0, CLOSE, &mut c, ptr::null_mut()) }, E_INVALIDARG);
+    }
+    // Right after the region: fine.
+    let mut b = inside(size, 8);
+    assert_eq!(unsafe { WebSocketSend(s.0, BINARY_MESSAGE, &mut b, ptr::null_mut()) }, 0);
+    assert_eq!(unsafe { WebSocketReceive(s.0, &mut b, ptr::null_mut()) }, 0);
+    assert_eq!(s.drain_send(SEND, 2).0, [&[0x82, 0x08][..], &[0; 8][..]].concat());
+    drop(s);
+
+    // A private region: a pointer the library handed out cannot come back as a payload.
+    let s = open_server(&[]);
+    assert_eq!(s.receive(0), 0);
+    let read = s.get(RECEIVE, 1);
+    let (p, n) = read.buffers[0].bytes();
+    let mut b = WEB_SOCKET_BUFFER::data(p, n);
+    assert_eq!(unsafe { WebSocketSend(s.0, BINARY_MESSAGE, &mut b, ptr::null_mut()) }, E_INVALIDARG);
     drop(s);
     drop(memory);
 }

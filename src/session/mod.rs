@@ -462,8 +462,13 @@ impl Session {
     }
 
     /// WebSocketAbortHandle (spec §10.2): no-op before the handshake completes; afterwards no
-    /// more network actions, and every queued operation drains as an INDICATE action.
+    /// more network actions, and every queued operation drains as an INDICATE action. A server
+    /// whose handshake awaits only EndServerHandshake is aborted too (spec §5: Abort is allowed
+    /// there, like Send/Receive/GetAction, which end that handshake implicitly).
     pub fn abort(&mut self) {
+        if matches!(self.phase, Phase::ServerHandshaking) {
+            let _ = self.ensure_open();
+        }
         if self.is_open() {
             self.enter_aborted();
         }

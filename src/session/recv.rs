@@ -526,10 +526,11 @@ fn control_buffer() -> Result<Box<[u8; MAX_CONTROL_PAYLOAD]>> {
 
 /// Whether a close status may appear on the wire (RFC 6455 §7.4). Rejected: 0-999 (unused),
 /// 1004 (reserved), 1005, 1006 and 1015 (never sent), 1016-2999 (reserved for future revisions
-/// of the protocol and for extensions). Accepted: the defined 1000-1003 and 1007-1014, the
-/// registered and private 3000-4999, and everything above (the spec passes those through).
+/// of the protocol and for extensions), and 5000-65535, which §7.4.2 does not define (.NET's
+/// managed WebSocket, ws and Python websockets fail the connection on them too). Accepted: the
+/// defined 1000-1003 and 1007-1014, and the registered and private 3000-4999.
 pub fn close_code_allowed(status: u16) -> bool {
-    matches!(status, 1000..=1003 | 1007..=1014 | 3000..=u16::MAX)
+    matches!(status, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 #[cfg(test)]
@@ -541,6 +542,7 @@ mod tests {
         let allowed: Vec<u16> =
             (0..=u16::MAX).filter(|c| close_code_allowed(*c)).take_while(|c| *c < 3000).collect();
         assert_eq!(allowed, vec![1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014]);
-        assert!((3000..=u16::MAX).all(close_code_allowed));
+        assert!((3000..=4999).all(close_code_allowed));
+        assert!(!(5000..=u16::MAX).any(close_code_allowed));
     }
 }

@@ -360,7 +360,12 @@ impl Session {
                 let opcode = match data_opcode(self.send.wire_message, kind) {
                     Some(op) => op,
                     None => {
+                        // A frame it depended on was withdrawn, leaving a message of the other
+                        // kind unfinished on the wire. It cannot be sent, and dropping it quietly
+                        // would lose data: the send side fails, so that the application hears
+                        // of it (E_INVALID_PROTOCOL_OPERATION from the next Send).
                         self.finish_head();
+                        self.send.broken = true;
                         return Ok(false);
                     }
                 };
@@ -571,6 +576,10 @@ impl Session {
                             if f.untouched && transferred == 0 {
                                 withdrawn = true;
                                 self.send.wire_message = f.previous_message;
+                                if op.ty == BufferType::Close {
+                                    // As if never queued: a close may be sent again.
+                                    self.send.close_queued = false;
+                                }
                             } else {
                                 broken = true;
                             }
