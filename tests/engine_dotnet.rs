@@ -31,8 +31,9 @@ impl DotnetServer {
         let values = 1 + NATIVE + RBS as usize + 1;
         memory[values..values + 4].copy_from_slice(&RBS.to_ne_bytes());
         memory[values + 4..values + 8].copy_from_slice(&SBS.to_ne_bytes());
-        memory[values + 8..values + 16].copy_from_slice(&base.to_ne_bytes());
         let p = memory.as_mut_ptr();
+        // The buffer's address goes into the property as a pointer (what .NET marshals).
+        unsafe { (p.wrapping_add(values + 8) as *mut *mut u8).write_unaligned(p.wrapping_add(1)) };
         let props = [
             WEB_SOCKET_PROPERTY { Type: 0, pvValue: p.wrapping_add(values).cast(), ulValueSize: 4 },
             WEB_SOCKET_PROPERTY { Type: 1, pvValue: p.wrapping_add(values + 4).cast(), ulValueSize: 4 },
@@ -281,10 +282,10 @@ fn r03_r04_r05_allocated_buffer_sbs16_fake_request() {
     let (_c, _s) = open_pair(&[prop(1, &sbs)], &[prop(1, &sbs)]);
     // One byte short of RBS + SBS + 144 is refused.
     let mut memory = vec![0u8; 8192];
-    let base = memory.as_mut_ptr() as usize;
+    let base = memory.as_mut_ptr();
     let props = [WEB_SOCKET_PROPERTY {
         Type: 3,
-        pvValue: (&base as *const usize) as PVOID,
+        pvValue: (&base as *const *mut u8) as PVOID,
         ulValueSize: 4096 + 16 + 143,
     }];
     let mut h = ptr::null_mut();

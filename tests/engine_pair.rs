@@ -218,20 +218,21 @@ fn every_pointer_lies_in_the_allocated_buffer_or_the_payload() {
     let size = (rbs + sbs + 144) as usize;
     let mut client_mem = vec![0u8; size + 3];
     let mut server_mem = vec![0u8; size + 3];
-    let client_base = client_mem.as_mut_ptr() as usize + 3;
-    let server_base = server_mem.as_mut_ptr() as usize + 3;
-    let props = |base: &usize| {
+    let client_ptr = client_mem.as_mut_ptr().wrapping_add(3);
+    let server_ptr = server_mem.as_mut_ptr().wrapping_add(3);
+    let (client_base, server_base) = (client_ptr as usize, server_ptr as usize);
+    let props = |base: &*mut u8| {
         [
             prop(0, &rbs),
             prop(1, &sbs),
             WEB_SOCKET_PROPERTY {
                 Type: 3,
-                pvValue: (base as *const usize) as PVOID,
+                pvValue: (base as *const *mut u8) as PVOID,
                 ulValueSize: size as u32,
             },
         ]
     };
-    let (c, s) = open_pair(&props(&client_base), &props(&server_base));
+    let (c, s) = open_pair(&props(&client_ptr), &props(&server_ptr));
     let inside = |base: usize, p: *mut u8, n: u32| {
         let p = p as usize;
         p >= base && p + n as usize <= base + size
@@ -304,7 +305,8 @@ fn every_pointer_lies_in_the_allocated_buffer_or_the_payload() {
 
 #[test]
 fn a_send_thread_and_a_receive_thread_share_one_handle() {
-    const MESSAGES: u32 = 5000;
+    // Under Miri (data-race and aliasing checks) a few dozen messages each way suffice.
+    const MESSAGES: u32 = if cfg!(miri) { 40 } else { 5000 };
     let (client, server) = open_pair(&[], &[]);
     let client = Arc::new(client);
     let server = Arc::new(server);
