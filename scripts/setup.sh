@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the build, the demo and the test suite need on a fresh Debian machine.
-# Idempotent: each step checks first. Usage: scripts/setup.sh [base|windows|peers|browser|bench|all]...
+# Idempotent: each step checks first. Usage: scripts/setup.sh [base|windows|peers|browser|miri|bench|all]...
 # Peers go under .deps/ in the repository (ignored by git); system packages through apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +55,18 @@ if want browser; then
     (cd "$DEPS/node" && [[ -f package.json ]] || echo '{"private":true}' > package.json)
     (cd "$DEPS/node" && npm install --silent --no-audit --no-fund playwright-core@1 >/dev/null)
   fi
+fi
+
+if want miri; then
+  # Miri runs on the nightly toolchain (scripts/miri.sh), with the i686 target for the 32-bit
+  # handle-table tests.
+  command -v rustup >/dev/null || { echo "setup: rustup is required for Miri" >&2; exit 1; }
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  installed=$(rustup component list --installed --toolchain nightly)
+  grep -q '^miri' <<<"$installed" && grep -q '^rust-src' <<<"$installed" ||
+    rustup component add miri rust-src --toolchain nightly
+  rustup target list --installed --toolchain nightly | grep -q '^i686-unknown-linux-gnu$' ||
+    rustup target add i686-unknown-linux-gnu --toolchain nightly
 fi
 
 if want bench; then
