@@ -38,13 +38,12 @@ pub unsafe extern "system" fn WebSocketSend(
         let ty = BufferType::from_raw(BufferType)?;
         // SAFETY: per this function's contract.
         let payload = unsafe { send_payload(ty, pBuffer) }?;
-        table::with_entry(hWebSocket, |e| {
-            let bytes = match payload {
-                SendPayload::Bytes(b) | SendPayload::Close { reason: b, .. } => b,
-            };
-            check_outside_region(&e.session, bytes.ptr(0), bytes.len())?;
-            e.session.queue_send(ty, payload, Context as usize)
-        })
+        let mut e = table::entry(hWebSocket)?;
+        let bytes = match payload {
+            SendPayload::Bytes(b) | SendPayload::Close { reason: b, .. } => b,
+        };
+        check_outside_region(&e.session, bytes.ptr(0), bytes.len())?;
+        e.session.queue_send(ty, payload, Context as usize)
     })
 }
 
@@ -80,10 +79,9 @@ pub unsafe extern "system" fn WebSocketReceive(
             // contract.
             (Some(unsafe { CallerBytesMut::new(ptr, len) }.ok_or(Error::NullWithLength)?), ptr, len)
         };
-        table::with_entry(hWebSocket, |e| {
-            check_outside_region(&e.session, ptr, len)?;
-            e.session.queue_receive(buffer, pvContext as usize)
-        })
+        let mut e = table::entry(hWebSocket)?;
+        check_outside_region(&e.session, ptr, len)?;
+        e.session.queue_receive(buffer, pvContext as usize)
     })
 }
 
@@ -125,7 +123,7 @@ pub unsafe extern "system" fn WebSocketGetAction(
         // SAFETY: per this function's contract (NULL is checked).
         let capacity = unsafe { read(pulDataBufferCount) }? as usize;
         let mut action = Action::NONE;
-        table::with_entry(hWebSocket, |e| e.session.get_action(queue, capacity, &mut action))?;
+        table::entry(hWebSocket)?.session.get_action(queue, capacity, &mut action)?;
         // SAFETY: every output is non-NULL (checked above, or checked by `write`) and writable;
         // `pDataBuffers` has room for `capacity >= action.count` entries.
         unsafe {
@@ -170,10 +168,9 @@ pub unsafe extern "system" fn WebSocketCompleteAction(
     ulBytesTransferred: ULONG,
 ) -> VOID_WINAPI {
     guard_void(|| {
-        let _ = table::with_entry(hWebSocket, |e| {
+        if let Ok(mut e) = table::entry(hWebSocket) {
             e.session.complete_action(pvActionContext as usize, ulBytesTransferred);
-            Ok(())
-        });
+        }
     })
 }
 

@@ -18,6 +18,8 @@
 //! and retires the slot (its 64 bytes are never reused), so no later handle inherits the poison;
 //! the lock's own poison flag is the only bookkeeping, so the data path costs nothing extra.
 
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -185,10 +187,37 @@ pub(crate) fn remove(handle: WEB_SOCKET_HANDLE) -> Option<Box<Entry>> {
     entry
 }
 
-/// Runs `f` on a live handle's entry under that handle's lock. A handle whose slot a panic
-/// poisoned answers `Error::Internal` (E_UNEXPECTED).
+/// A live handle's entry, locked: the handle's lock is held until this is dropped.
+pub(crate) struct Locked {
+    /// Holds the slot's lock; `entry` points into the box it guards.
+    _state: MutexGuard<'static, SlotState>,
+    entry: NonNull<Entry>,
+}
+
+impl Deref for Locked {
+    type Target = Entry;
+
+    #[inline(always)]
+    fn deref(&self) -> &Entry {
+        // SAFETY: `entry` points at the boxed Entry of the slot whose lock `_state` holds; the
+        // box is neither moved nor freed while the lock is held.
+        unsafe { self.entry.as_ref() }
+    }
+}
+
+impl DerefMut for Locked {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Entry {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference handed out.
+        unsafe { self.entry.as_mut() }
+    }
+}
+
+/// Locks a live handle's entry. Unknown, stale and deleted handles are `Error::BadHandle`; a
+/// handle whose slot a panic poisoned answers `Error::Internal` (E_UNEXPECTED). The exports on
+/// the data path call this directly, so that the session's code inlines into them.
 #[inline(always)]
-pub(crate) fn with_entry<T>(handle: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut Entry) -> Result<T>) -> Result<T> {
+pub(crate) fn entry(handle: WEB_SOCKET_HANDLE) -> Result<Locked> {
     let (index, generation) = decode(handle).ok_or(Error::BadHandle)?;
     let slot = slot(index).ok_or(Error::BadHandle)?;
     let mut state = match slot.state.lock() {
@@ -198,10 +227,19 @@ pub(crate) fn with_entry<T>(handle: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut Entry
     if state.generation & GENERATION_MASK != generation {
         return Err(Error::BadHandle);
     }
-    match state.entry.as_mut() {
-        Some(entry) => f(entry),
+    match state.entry.as_deref_mut() {
+        Some(e) => {
+            let entry = NonNull::from(e);
+            Ok(Locked { _state: state, entry })
+        }
         None => Err(Error::BadHandle),
     }
+}
+
+/// Runs `f` on a live handle's entry under that handle's lock (see [`entry`]).
+#[inline(always)]
+pub(crate) fn with_entry<T>(handle: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut Entry) -> Result<T>) -> Result<T> {
+    f(&mut *entry(handle)?)
 }
 
 /// The answer for a handle whose slot a panic poisoned: E_UNEXPECTED while the handle lives,
