@@ -16,6 +16,8 @@
 //! bounded.
 #![no_main]
 
+use std::sync::{mpsc, Mutex, OnceLock};
+
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use websocket::ffi::*;
@@ -259,6 +261,46 @@ fn churn_loop(shared: H, ops: Vec<Churn>) {
     }
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Four worker threads, started once and reused for every input (threads started per input
+/// would leave glibc's per-thread bookkeeping for LeakSanitizer to report).
+struct Pool {
+    jobs: Vec<mpsc::Sender<Job>>,
+    done: mpsc::Receiver<()>,
+}
+
+static POOL: OnceLock<Mutex<Pool>> = OnceLock::new();
+
+/// Runs the jobs at the same time, one per worker, and waits for all of them.
+fn run_together(jobs: Vec<Job>) {
+    let pool = POOL.get_or_init(|| {
+        let (done_tx, done) = mpsc::channel();
+        let jobs = (0..4)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel::<Job>();
+                let done_tx = done_tx.clone();
+                std::thread::spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        job();
+                        let _ = done_tx.send(());
+                    }
+                });
+                tx
+            })
+            .collect();
+        Mutex::new(Pool { jobs, done })
+    });
+    let pool = pool.lock().unwrap();
+    let n = jobs.len();
+    for (worker, job) in pool.jobs.iter().zip(jobs) {
+        worker.send(job).unwrap();
+    }
+    for _ in 0..n {
+        pool.done.recv().unwrap();
+    }
+}
+
 fn wire(frames: &[Frame]) -> Vec<u8> {
     let mut out = Vec::new();
     let key = [0x11, 0x22, 0x33, 0x44];
@@ -303,12 +345,13 @@ fuzz_target!(|input: Input| {
     let region = RegionInfo::of(h.0).unwrap();
     let wire = wire(&input.frames);
     let [c0, c1] = input.churn;
-    std::thread::scope(|s| {
-        s.spawn(move || send_loop(h, region, input.sends));
-        s.spawn(move || receive_loop(h, region, wire, input.reads, input.own_buffer));
-        s.spawn(move || churn_loop(h, c0));
-        s.spawn(move || churn_loop(h, c1));
-    });
+    let (sends, reads, own) = (input.sends, input.reads, input.own_buffer);
+    run_together(vec![
+        Box::new(move || send_loop(h, region, sends)),
+        Box::new(move || receive_loop(h, region, wire, reads, own)),
+        Box::new(move || churn_loop(h, c0)),
+        Box::new(move || churn_loop(h, c1)),
+    ]);
     // The shared handle survived every stale delete.
     let a = get_action(h.0, ALL, 2);
     assert_eq!(a.hr, 0, "the shared handle is still live");
