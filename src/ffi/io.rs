@@ -38,12 +38,13 @@ pub unsafe extern "system" fn WebSocketSend(
         let ty = BufferType::from_raw(BufferType)?;
         // SAFETY: per this function's contract.
         let payload = unsafe { send_payload(ty, pBuffer) }?;
-        let mut e = table::entry(hWebSocket)?;
         let bytes = match payload {
             SendPayload::Bytes(b) | SendPayload::Close { reason: b, .. } => b,
         };
-        check_outside_region(&e.session, bytes.ptr(0), bytes.len())?;
-        e.session.queue_send(ty, payload, Context as usize)
+        table::with_entry(hWebSocket, |e| {
+            check_outside_region(&e.session, bytes.ptr(0), bytes.len())?;
+            e.session.queue_send(ty, payload, Context as usize)
+        })
     })
 }
 
@@ -79,9 +80,10 @@ pub unsafe extern "system" fn WebSocketReceive(
             // contract.
             (Some(unsafe { CallerBytesMut::new(ptr, len) }.ok_or(Error::NullWithLength)?), ptr, len)
         };
-        let mut e = table::entry(hWebSocket)?;
-        check_outside_region(&e.session, ptr, len)?;
-        e.session.queue_receive(buffer, pvContext as usize)
+        table::with_entry(hWebSocket, |e| {
+            check_outside_region(&e.session, ptr, len)?;
+            e.session.queue_receive(buffer, pvContext as usize)
+        })
     })
 }
 
@@ -168,9 +170,10 @@ pub unsafe extern "system" fn WebSocketCompleteAction(
     ulBytesTransferred: ULONG,
 ) -> VOID_WINAPI {
     guard_void(|| {
-        if let Ok(mut e) = table::entry(hWebSocket) {
+        let _ = table::with_entry(hWebSocket, |e| {
             e.session.complete_action(pvActionContext as usize, ulBytesTransferred);
-        }
+            Ok(())
+        });
     })
 }
 
@@ -180,9 +183,12 @@ pub unsafe extern "system" fn WebSocketCompleteAction(
 /// the caller's to avoid; see the README's API conventions.)
 #[inline(always)]
 fn check_outside_region(session: &Session, ptr: *const u8, len: u32) -> Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
     let (base, size) = session.region_span();
     let (start, base) = (ptr as usize, base as usize);
-    if len != 0 && start < base.saturating_add(size) && base < start.saturating_add(len as usize) {
+    if start < base.saturating_add(size) && base < start.saturating_add(len as usize) {
         return Err(Error::BufferOverlapsRegion);
     }
     Ok(())

@@ -236,7 +236,9 @@ pub(crate) fn entry(handle: WEB_SOCKET_HANDLE) -> Result<Locked> {
     }
 }
 
-/// Runs `f` on a live handle's entry under that handle's lock (see [`entry`]).
+/// Runs `f` on a live handle's entry under that handle's lock (see [`entry`]; small bodies
+/// inline here as well as through the guard, and keep the `&mut Entry` argument's no-alias
+/// guarantee).
 #[inline(always)]
 pub(crate) fn with_entry<T>(handle: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut Entry) -> Result<T>) -> Result<T> {
     f(&mut *entry(handle)?)
