@@ -574,8 +574,9 @@ HRESULT WINAPI WebSocketEndServerHandshake(WEB_SOCKET_HANDLE hWebSocket);
  * payload, else at most 125 bytes). `Context` comes back with this operation's actions.
  *
  * Errors: E_INVALIDARG (unknown type, NULL pointer with a length, over-long reason or control
- * payload); E_INVALID_PROTOCOL_OPERATION (handshake not complete, aborted, data or close after
- * the close was queued, a text/binary switch inside a fragmented message, a broken stream).
+ * payload, a payload inside the handle's own buffer region); E_INVALID_PROTOCOL_OPERATION
+ * (handshake not complete, aborted, data or close after the close was queued, a text/binary
+ * switch inside a fragmented message, a broken stream).
  * May be called while another thread works on this handle's other queue.
  *
  * # Safety
@@ -594,7 +595,8 @@ HRESULT WINAPI WebSocketSend(WEB_SOCKET_HANDLE hWebSocket,
  * WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION has been returned. Pong and close indications
  * always point into the receive area. `pvContext` comes back with this operation's actions.
  *
- * Errors: E_INVALIDARG (NULL pointer with a length, or a zero-length buffer);
+ * Errors: E_INVALIDARG (NULL pointer with a length, a zero-length buffer, or a buffer inside the
+ * handle's own buffer region);
  * E_INVALID_PROTOCOL_OPERATION (handshake not complete, aborted, close already received).
  *
  * # Safety

@@ -17,7 +17,7 @@ ORIG=$PWD
 cd "$(dirname "$0")/../fuzz"
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
-TARGETS=(frame_parser utf8 handshake pair api_sequence)
+TARGETS=(frame_parser utf8 handshake pair api_sequence threads)
 TC=()
 command -v rustup >/dev/null 2>&1 && TC=(+stable)
 

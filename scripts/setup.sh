@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything the build, the demo and the test suite need on a fresh Debian machine.
 # Idempotent: each step checks first.
-# Usage: scripts/setup.sh [demo|base|windows|release|peers|browser|bench|all]...
+# Usage: scripts/setup.sh [demo|base|windows|release|peers|browser|miri|bench|all]...
 #   demo     what scripts/demo.sh needs: a C compiler and make (Rust itself comes from rustup)
 #   windows  Debian's Rust 1.63 with the Windows standard library for x86_64 and i686 (the i686
 #            one is the i386 package: multiarch i386 is enabled first), mingw-w64 for both
 #            architectures (gcc, windres, dlltool), Wine with its 64- and 32-bit halves
 #   release  what scripts/release.sh and tests/ship need: zip/unzip, llvm-dlltool (MSVC import
 #            libraries), pkg-config
+#   miri     the nightly toolchain's Miri, rust-src and the i686 Linux target (scripts/miri.sh)
 # Peers go under .deps/ in the repository (ignored by git); system packages through apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,6 +82,18 @@ if want browser; then
     (cd "$DEPS/node" && [[ -f package.json ]] || echo '{"private":true}' > package.json)
     (cd "$DEPS/node" && npm install --silent --no-audit --no-fund playwright-core@1 >/dev/null)
   fi
+fi
+
+if want miri; then
+  # Miri runs on the nightly toolchain (scripts/miri.sh), with the i686 target for the 32-bit
+  # handle-table tests.
+  command -v rustup >/dev/null || { echo "setup: rustup is required for Miri" >&2; exit 1; }
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  installed=$(rustup component list --installed --toolchain nightly)
+  grep -q '^miri' <<<"$installed" && grep -q '^rust-src' <<<"$installed" ||
+    rustup component add miri rust-src --toolchain nightly
+  rustup target list --installed --toolchain nightly | grep -q '^i686-unknown-linux-gnu$' ||
+    rustup target add i686-unknown-linux-gnu --toolchain nightly
 fi
 
 if want bench; then

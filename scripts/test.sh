@@ -16,6 +16,7 @@ suite() {
 
 suite rust cargo test --all-targets
 suite doctest cargo test --doc
+suite miri scripts/miri.sh
 suite valgrind tests/c/valgrind.sh
 suite interop env INTEROP_SKIP_SETUP=1 tests/interop/run.sh
 suite conformance tests/conformance/run.sh

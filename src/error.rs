@@ -73,6 +73,9 @@ pub enum Error {
     /// A subprotocol or extension string that is empty or not a valid token.
     #[error("invalid subprotocol or extension token")]
     BadToken,
+    /// A send payload or receive buffer lies (partly) in the handle's own buffer region.
+    #[error("the buffer overlaps the handle's buffer region")]
+    BufferOverlapsRegion,
     /// The value buffer of GetGlobalProperty is too small; the needed size was written back.
     #[error("the value buffer is too small")]
     InsufficientBuffer,
@@ -167,7 +170,8 @@ impl Error {
             | BadCloseReason
             | ControlPayloadTooLong
             | ArrayTooSmall
-            | BadToken => E_INVALIDARG,
+            | BadToken
+            | BufferOverlapsRegion => E_INVALIDARG,
             InsufficientBuffer => E_INSUFFICIENT_BUFFER,
             OutOfMemory => E_OUTOFMEMORY,
             Internal => E_UNEXPECTED,

@@ -31,8 +31,9 @@ impl DotnetServer {
         let values = 1 + NATIVE + RBS as usize + 1;
         memory[values..values + 4].copy_from_slice(&RBS.to_ne_bytes());
         memory[values + 4..values + 8].copy_from_slice(&SBS.to_ne_bytes());
-        memory[values + 8..values + 16].copy_from_slice(&base.to_ne_bytes());
         let p = memory.as_mut_ptr();
+        // The buffer's address goes into the property as a pointer (what .NET marshals).
+        unsafe { (p.wrapping_add(values + 8) as *mut *mut u8).write_unaligned(p.wrapping_add(1)) };
         let props = [
             WEB_SOCKET_PROPERTY { Type: 0, pvValue: p.wrapping_add(values).cast(), ulValueSize: 4 },
             WEB_SOCKET_PROPERTY { Type: 1, pvValue: p.wrapping_add(values + 4).cast(), ulValueSize: 4 },
@@ -281,10 +282,10 @@ fn r03_r04_r05_allocated_buffer_sbs16_fake_request() {
     let (_c, _s) = open_pair(&[prop(1, &sbs)], &[prop(1, &sbs)]);
     // One byte short of RBS + SBS + 144 is refused.
     let mut memory = vec![0u8; 8192];
-    let base = memory.as_mut_ptr() as usize;
+    let base = memory.as_mut_ptr();
     let props = [WEB_SOCKET_PROPERTY {
         Type: 3,
-        pvValue: (&base as *const usize) as PVOID,
+        pvValue: (&base as *const *mut u8) as PVOID,
         ulValueSize: 4096 + 16 + 143,
     }];
     let mut h = ptr::null_mut();
@@ -502,11 +503,13 @@ fn r16_complete_action_races_get_action_on_the_other_queue() {
     use std::sync::Arc;
     let s = Arc::new(open_pair(&[], &[]).1);
     let h = s.0 as usize;
+    // Under Miri (data-race checks) a few dozen rounds suffice.
+    let rounds = if cfg!(miri) { 40 } else { 2000 };
     let mut threads = Vec::new();
     // A receive loop whose reads fail (complete with 0) from one thread, and sends on another.
     threads.push(std::thread::spawn(move || {
         let s = Handle(h as WEB_SOCKET_HANDLE);
-        for _ in 0..2000 {
+        for _ in 0..rounds {
             assert_eq!(s.receive(0), 0);
             let a = s.get(RECEIVE, 1);
             assert_eq!(a.action, RECEIVE_FROM_NETWORK);
@@ -519,7 +522,7 @@ fn r16_complete_action_races_get_action_on_the_other_queue() {
     }));
     threads.push(std::thread::spawn(move || {
         let s = Handle(h as WEB_SOCKET_HANDLE);
-        for i in 0..2000u32 {
+        for i in 0..rounds as u32 {
             let p = i.to_le_bytes();
             assert_eq!(s.send(BINARY_MESSAGE, &p, 0), 0);
             let (wire, _) = s.drain_send(SEND, 2);
@@ -561,4 +564,58 @@ fn a_pong_is_not_starved_by_a_blocked_receive_loop() {
     s.complete(&blocked, 0);
     let ind = s.get(RECEIVE, 1);
     assert_eq!((ind.action, ind.status()), (INDICATE_RECEIVE_COMPLETE, 1006));
+}
+
+/// WebSocketAbortHandle between BeginServerHandshake and EndServerHandshake is not a no-op (spec
+/// §5 allows Abort there, as it allows the calls that end that handshake implicitly): the handle
+/// is aborted, new operations fail, GetAction reports nothing to do.
+#[test]
+fn abort_during_the_server_handshake_aborts() {
+    let s = Handle::server(&[]);
+    let req = header_array(&[
+        ("Connection", "Upgrade"),
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
+    ]);
+    let (mut resp, mut n) = (ptr::null_mut(), 0);
+    let hr = unsafe {
+        WebSocketBeginServerHandshake(
+            s.0,
+            ptr::null(),
+            ptr::null_mut(),
+            0,
+            req.as_ptr(),
+            4,
+            &mut resp,
+            &mut n,
+        )
+    };
+    assert_eq!(hr, 0);
+    s.abort();
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), E_INVALID_PROTOCOL_OPERATION);
+    assert_eq!(s.receive(2), E_INVALID_PROTOCOL_OPERATION);
+    let a = s.get(ALL, 2);
+    assert_eq!((a.hr, a.action, a.buffers.len()), (0, NO_ACTION, 0));
+    assert_eq!(unsafe { WebSocketEndServerHandshake(s.0) }, 0, "the handshake is over");
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), E_INVALID_PROTOCOL_OPERATION);
+
+    // Before BeginServerHandshake it stays a no-op (spec §10.2).
+    let s = Handle::server(&[]);
+    s.abort();
+    let hr = unsafe {
+        WebSocketBeginServerHandshake(
+            s.0,
+            ptr::null(),
+            ptr::null_mut(),
+            0,
+            req.as_ptr(),
+            4,
+            &mut resp,
+            &mut n,
+        )
+    };
+    assert_eq!(hr, 0);
+    assert_eq!(unsafe { WebSocketEndServerHandshake(s.0) }, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), 0);
 }

@@ -398,6 +398,8 @@ fn peer_violations_of_spec_9_7() {
         ("close 1015", masked(0x88, &[0x03, 0xf7]), f),
         ("close 0", masked(0x88, &[0x00, 0x00]), f),
         ("close 1004", masked(0x88, &[0x03, 0xec]), f),
+        ("close 5000", masked(0x88, &[0x13, 0x88]), f),
+        ("close 65535", masked(0x88, &[0xff, 0xff, b'x']), f),
         ("close 1016", masked(0x88, &[0x03, 0xf8]), f),
         ("close 2000", masked(0x88, &[0x07, 0xd0]), f),
         ("close 2999", masked(0x88, &[0x0b, 0xb7]), f),
@@ -417,7 +419,7 @@ fn peer_violations_of_spec_9_7() {
 
 #[test]
 fn accepted_close_codes() {
-    for code in [1000u16, 1001, 1002, 1003, 1007, 1011, 1012, 1013, 1014, 3000, 4999, 5000, 65535] {
+    for code in [1000u16, 1001, 1002, 1003, 1007, 1011, 1012, 1013, 1014, 3000, 4999] {
         let got = server_receives(&[], &masked(0x88, &code.to_be_bytes()), &[]);
         assert_eq!(got, Ok(vec![Outcome::Indicated(CLOSE, Some(vec![]), code)]), "{code}");
     }
@@ -550,4 +552,247 @@ fn ascii_chunks_after_a_cut_code_point_are_still_validated() {
     // ... and a continuation byte after the ASCII must not complete the cut code point.
     let frag = [masked(0x01, &[0xC3]), masked(0x00, &ascii[..100]), masked(0x80, &[0xA9])].concat();
     assert_eq!(every_split(&[], &frag), Err(E_INVALID_PROTOCOL_FORMAT));
+}
+
+/// A reserved, never-touched mapping of `len` bytes (PROT_NONE): the server sends payloads in
+/// place and never reads them, so a 4 GiB payload costs no memory.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+struct Reserved(*mut u8, usize);
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+impl Reserved {
+    fn new(len: usize) -> Reserved {
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_NONE, flags, -1, 0) };
+        assert_ne!(p, libc::MAP_FAILED, "mmap of {len} bytes");
+        Reserved(p as *mut u8, len)
+    }
+}
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        unsafe { libc::munmap(self.0 as *mut libc::c_void, self.1) };
+    }
+}
+
+/// Every SEND_TO_NETWORK's byte count fits the ULONG of CompleteAction: a payload of up to
+/// ULONG_MAX bytes whose header would push the total past it goes out as header, then payload;
+/// a short write of the payload breaks the stream (spec §9.5.5).
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+#[cfg_attr(miri, ignore)]
+#[test]
+fn action_totals_never_exceed_ulong_max() {
+    let len = u32::MAX as usize;
+    let map = Reserved::new(len);
+    let header = hex("82 7f 00 00 00 00 ff ff ff ff");
+    let send_big = |s: &Handle, n: u32| {
+        let mut b = WEB_SOCKET_BUFFER::data(map.0, n);
+        unsafe { WebSocketSend(s.0, BINARY_MESSAGE, &mut b, 9 as PVOID) }
+    };
+    let lens = |a: &Act| a.buffers.iter().map(|b| b.bytes()).collect::<Vec<_>>();
+
+    // Header (10) + payload adds up to exactly ULONG_MAX: one action with both buffers.
+    let s = open_server(&[]);
+    assert_eq!(send_big(&s, u32::MAX - 10), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!(a.action, SEND_TO_NETWORK);
+    assert_eq!(a.bytes(0), hex("82 7f 00 00 00 00 ff ff ff f5"));
+    assert_eq!(lens(&a)[1], (map.0, u32::MAX - 10));
+    s.complete(&a, u32::MAX);
+    let done = s.get(SEND, 2);
+    assert_eq!((done.action, done.app), (INDICATE_SEND_COMPLETE, 9));
+    s.complete(&done, 0);
+
+    // One byte more: the header goes alone, then the payload, each count within a ULONG.
+    let s = open_server(&[]);
+    assert_eq!(send_big(&s, u32::MAX - 9), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, a.buffers.len()), (SEND_TO_NETWORK, 1));
+    assert_eq!(a.bytes(0), hex("82 7f 00 00 00 00 ff ff ff f6"));
+    s.complete(&a, 10);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, lens(&a)), (SEND_TO_NETWORK, vec![(map.0, u32::MAX - 9)]));
+    s.complete(&a, u32::MAX - 9);
+    let done = s.get(SEND, 2);
+    assert_eq!((done.action, done.app), (INDICATE_SEND_COMPLETE, 9));
+    s.complete(&done, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), 0);
+    assert_eq!(s.drain_send(SEND, 2).0, hex("82 01 78"));
+
+    // ULONG_MAX bytes of payload, written short: the stream is broken for later sends.
+    let s = open_server(&[]);
+    assert_eq!(send_big(&s, u32::MAX), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, a.bytes(0)), (SEND_TO_NETWORK, header.clone()));
+    assert_eq!(a.buffers.len(), 1);
+    s.complete(&a, 10);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, lens(&a)), (SEND_TO_NETWORK, vec![(map.0, u32::MAX)]));
+    s.complete(&a, 100);
+    let done = s.get(SEND, 2);
+    assert_eq!((done.action, done.app), (INDICATE_SEND_COMPLETE, 9));
+    s.complete(&done, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), E_INVALID_PROTOCOL_OPERATION);
+    assert_eq!(s.get(SEND, 2).action, NO_ACTION);
+
+    // The header itself cut short breaks the stream too.
+    let s = open_server(&[]);
+    assert_eq!(send_big(&s, u32::MAX), 0);
+    let a = s.get(SEND, 2);
+    s.complete(&a, 3);
+    let done = s.get(SEND, 2);
+    assert_eq!(done.action, INDICATE_SEND_COMPLETE);
+    s.complete(&done, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), E_INVALID_PROTOCOL_OPERATION);
+}
+
+/// A buffer the caller wrote through the `Data` arm only (its last bytes are padding it never
+/// wrote) is read through that arm: under Miri, reading the close status here would be a read
+/// of uninitialised memory.
+#[test]
+fn data_arm_buffers_are_read_through_the_data_arm() {
+    let s = open_server(&[]);
+    let mut text = *b"Hello";
+    let mut b =
+        WEB_SOCKET_BUFFER { Data: WEB_SOCKET_BUFFER_DATA { pbBuffer: text.as_mut_ptr(), ulBufferLength: 5 } };
+    assert_eq!(unsafe { WebSocketSend(s.0, UTF8_MESSAGE, &mut b, 3 as PVOID) }, 0);
+    assert_eq!(s.drain_send(SEND, 2), (hex("81 05 48 65 6c 6c 6f"), vec![3]));
+
+    let mut into = [0u8; 8];
+    let mut b =
+        WEB_SOCKET_BUFFER { Data: WEB_SOCKET_BUFFER_DATA { pbBuffer: into.as_mut_ptr(), ulBufferLength: 8 } };
+    assert_eq!(unsafe { WebSocketReceive(s.0, &mut b, 4 as PVOID) }, 0);
+    let read = s.get(RECEIVE, 1);
+    assert_eq!(read.action, RECEIVE_FROM_NETWORK);
+    let frame = masked(0x82, b"abc");
+    unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), read.buffers[0].bytes().0, frame.len()) };
+    s.complete(&read, frame.len() as u32);
+    let ind = s.get(RECEIVE, 1);
+    assert_eq!((ind.action, ind.ty, ind.app), (INDICATE_RECEIVE_COMPLETE, BINARY_MESSAGE, 4));
+    assert_eq!(ind.buffers[0].bytes(), (into.as_mut_ptr(), 3));
+    assert_eq!(&into[..3], b"abc");
+}
+
+/// Feeds `bytes` to the outstanding RECEIVE_FROM_NETWORK `read` and returns the next action of
+/// the receive queue.
+fn feed(s: &Handle, read: &Act, bytes: &[u8]) -> Act {
+    assert_eq!(read.action, RECEIVE_FROM_NETWORK);
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), read.buffers[0].bytes().0, bytes.len()) };
+    s.complete(read, bytes.len() as u32);
+    s.get(RECEIVE, 1)
+}
+
+/// An automatic pong cut short on the wire breaks the outgoing stream exactly as a user frame
+/// does (spec §9.5.5), on whichever queue it went out; completed with 0 it is simply dropped.
+#[test]
+fn automatic_pong_cut_short_breaks_the_send_side() {
+    let ping = masked(0x89, b"hello");
+    let pong = hex("8a 05 68 65 6c 6c 6f");
+    for (pong_queue, written) in [(RECEIVE, 3), (SEND, 3), (RECEIVE, 0), (SEND, 0), (RECEIVE, 7)] {
+        let case = format!("pong on queue {pong_queue} completed with {written}");
+        let s = open_server(&[]);
+        assert_eq!(s.receive(1), 0);
+        let mut busy = None;
+        if pong_queue == SEND {
+            // The outgoing channel is busy with a user frame while the ping arrives.
+            assert_eq!(s.send(BINARY_MESSAGE, b"m", 2), 0);
+            busy = Some(s.get(SEND, 2));
+        }
+        let read = s.get(RECEIVE, 1);
+        let next = feed(&s, &read, &ping);
+        let a = match busy {
+            Some(user) => {
+                assert_eq!(next.action, RECEIVE_FROM_NETWORK, "{case}");
+                s.complete(&user, 3);
+                s.get(SEND, 2)
+            }
+            None => next,
+        };
+        assert_eq!((a.action, a.ty, a.all_bytes()), (SEND_TO_NETWORK, PING_PONG, pong.clone()), "{case}");
+        s.complete(&a, written);
+        if pong_queue == SEND {
+            let done = s.get(SEND, 2);
+            assert_eq!((done.action, done.app), (INDICATE_SEND_COMPLETE, 2), "{case}");
+            s.complete(&done, 0);
+        }
+        let hr = s.send(BINARY_MESSAGE, b"abc", 3);
+        if written == 3 {
+            assert_eq!(hr, E_INVALID_PROTOCOL_OPERATION, "{case}");
+            assert_eq!(s.get(SEND, 2).action, NO_ACTION, "{case}");
+            if pong_queue == RECEIVE {
+                // Later pings get no pong on the broken stream.
+                let read = s.get(RECEIVE, 1);
+                let next = feed(&s, &read, &ping);
+                assert_eq!(next.action, RECEIVE_FROM_NETWORK, "{case}");
+                assert_eq!(s.get(SEND, 2).action, NO_ACTION, "{case}");
+            }
+        } else {
+            assert_eq!(hr, 0, "{case}");
+            assert_eq!(s.drain_send(SEND, 2), (hex("82 03 61 62 63"), vec![3]), "{case}");
+        }
+    }
+}
+
+/// Close codes RFC 6455 §7.4.2 does not define (5000-65535) are a protocol error, like the
+/// reserved ones; every code from 3000 through 4999 is delivered.
+#[test]
+fn close_codes_above_4999_are_protocol_errors() {
+    for code in [3000u16, 3999, 4000, 4999] {
+        let got = server_receives(&[], &masked(0x88, &code.to_be_bytes()), &[]);
+        assert_eq!(got, Ok(vec![Outcome::Indicated(CLOSE, Some(vec![]), code)]), "{code}");
+    }
+    for code in [5000u16, 5001, 9999, 32768, 65534, 65535] {
+        let got = server_receives(&[], &masked(0x88, &code.to_be_bytes()), &[]);
+        assert_eq!(got, Err(E_INVALID_PROTOCOL_FORMAT), "{code}");
+    }
+    // Sending stays unchecked: any status goes out unchanged.
+    assert_eq!(server_sends(|s| s.send_close(65535, b"", 7)).0, hex("88 02 ff ff"));
+}
+
+/// A frame withdrawn with a 0-byte completion restores the message state (spec §9.5.5): a
+/// fragment queued behind it continues the message on the wire; an operation of the other kind,
+/// which no longer fits the unfinished message, is not dropped quietly: the send side fails and
+/// the next Send says so.
+#[test]
+fn withdrawn_frame_never_loses_a_queued_send_silently() {
+    let s = open_server(&[]);
+    assert_eq!(s.send(UTF8_FRAGMENT, b"a", 1), 0);
+    assert_eq!(s.drain_send(SEND, 2), (hex("01 01 61"), vec![1]));
+    assert_eq!(s.send(UTF8_FRAGMENT, b"b", 2), 0);
+    assert_eq!(s.send(UTF8_MESSAGE, b"c", 3), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, a.all_bytes()), (SEND_TO_NETWORK, hex("00 01 62")));
+    s.complete(&a, 0);
+    assert_eq!(s.drain_send(SEND, 2), (hex("80 01 63"), vec![2, 3]), "the text message goes on");
+
+    let s = open_server(&[]);
+    assert_eq!(s.send(UTF8_FRAGMENT, b"a", 1), 0);
+    assert_eq!(s.drain_send(SEND, 2), (hex("01 01 61"), vec![1]));
+    assert_eq!(s.send(UTF8_MESSAGE, b"b", 2), 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"c", 3), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, a.all_bytes()), (SEND_TO_NETWORK, hex("80 01 62")));
+    s.complete(&a, 0);
+    // Both complete, nothing reaches the wire, and the application hears of it.
+    assert_eq!(s.drain_send(SEND, 2), (vec![], vec![2, 3]));
+    assert_eq!(s.send(BINARY_MESSAGE, b"d", 4), E_INVALID_PROTOCOL_OPERATION);
+    assert_eq!(s.get(SEND, 2).action, NO_ACTION);
+}
+
+/// A close frame withdrawn with a 0-byte completion is as if never queued: data and a close can
+/// be sent afterwards.
+#[test]
+fn withdrawn_close_can_be_sent_again() {
+    let s = open_server(&[]);
+    assert_eq!(s.send_close(1000, b"bye", 1), 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 2), E_INVALID_PROTOCOL_OPERATION, "close queued");
+    let a = s.get(SEND, 2);
+    assert_eq!((a.action, a.all_bytes()), (SEND_TO_NETWORK, hex("88 05 03 e8 62 79 65")));
+    s.complete(&a, 0);
+    assert_eq!(s.drain_send(SEND, 2), (vec![], vec![1]));
+    assert_eq!(s.send(BINARY_MESSAGE, b"x", 2), 0);
+    assert_eq!(s.send_close(1001, b"", 3), 0);
+    assert_eq!(s.drain_send(SEND, 2), (hex("82 01 78 88 02 03 e9"), vec![2, 3]));
+    assert_eq!(s.send_close(1000, b"", 4), E_INVALID_PROTOCOL_OPERATION, "sent: no second close");
 }

@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::VecDeque;
+use std::ptr;
 use std::sync::Arc;
 
 use common::*;
@@ -217,20 +218,21 @@ fn every_pointer_lies_in_the_allocated_buffer_or_the_payload() {
     let size = (rbs + sbs + 144) as usize;
     let mut client_mem = vec![0u8; size + 3];
     let mut server_mem = vec![0u8; size + 3];
-    let client_base = client_mem.as_mut_ptr() as usize + 3;
-    let server_base = server_mem.as_mut_ptr() as usize + 3;
-    let props = |base: &usize| {
+    let client_ptr = client_mem.as_mut_ptr().wrapping_add(3);
+    let server_ptr = server_mem.as_mut_ptr().wrapping_add(3);
+    let (client_base, server_base) = (client_ptr as usize, server_ptr as usize);
+    let props = |base: &*mut u8| {
         [
             prop(0, &rbs),
             prop(1, &sbs),
             WEB_SOCKET_PROPERTY {
                 Type: 3,
-                pvValue: (base as *const usize) as PVOID,
+                pvValue: (base as *const *mut u8) as PVOID,
                 ulValueSize: size as u32,
             },
         ]
     };
-    let (c, s) = open_pair(&props(&client_base), &props(&server_base));
+    let (c, s) = open_pair(&props(&client_ptr), &props(&server_ptr));
     let inside = |base: usize, p: *mut u8, n: u32| {
         let p = p as usize;
         p >= base && p + n as usize <= base + size
@@ -303,7 +305,8 @@ fn every_pointer_lies_in_the_allocated_buffer_or_the_payload() {
 
 #[test]
 fn a_send_thread_and_a_receive_thread_share_one_handle() {
-    const MESSAGES: u32 = 5000;
+    // Under Miri (data-race and aliasing checks) a few dozen messages each way suffice.
+    const MESSAGES: u32 = if cfg!(miri) { 40 } else { 5000 };
     let (client, server) = open_pair(&[], &[]);
     let client = Arc::new(client);
     let server = Arc::new(server);
@@ -436,4 +439,78 @@ fn zero_byte_send_completion_withdraws_the_frame() {
     p.client.complete(&a, 3);
     assert_eq!(p.client.get(SEND, 2).action, INDICATE_SEND_COMPLETE);
     assert_eq!(p.client.send(BINARY_MESSAGE, b"x", 0), E_INVALID_PROTOCOL_OPERATION);
+}
+
+/// The ALLOCATED_BUFFER is used through the pointer the caller gave, not through its address
+/// turned back into a pointer: under Miri the pointer below is never exposed as an integer, so
+/// any access through a rebuilt pointer is an error.
+#[test]
+fn allocated_buffer_is_used_through_the_callers_pointer() {
+    let size = 4096 + 16 + 144;
+    let mut memory = vec![0u8; size + 1];
+    let base: *mut u8 = memory.as_mut_ptr().wrapping_add(1); // unaligned, as allowed
+    let props = [WEB_SOCKET_PROPERTY {
+        Type: 3,
+        pvValue: (&base as *const *mut u8) as PVOID,
+        ulValueSize: size as u32,
+    }];
+    let s = open_server(&props);
+    assert_eq!(s.receive(0), 0);
+    let read = s.get(RECEIVE, 1);
+    assert_eq!(read.action, RECEIVE_FROM_NETWORK);
+    assert_eq!(read.buffers[0].bytes(), (base, 4096));
+    let frame = [0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
+    unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), base, frame.len()) };
+    s.complete(&read, frame.len() as u32);
+    let ind = s.get(RECEIVE, 1);
+    assert_eq!((ind.action, ind.ty), (INDICATE_RECEIVE_COMPLETE, UTF8_MESSAGE));
+    assert_eq!(ind.buffers[0].bytes(), (base.wrapping_add(6), 2));
+    assert_eq!(ind.bytes(0), b"hi");
+    s.complete(&ind, 0);
+    assert_eq!(s.send(BINARY_MESSAGE, b"ok", 0), 0);
+    let a = s.get(SEND, 2);
+    assert_eq!(a.buffers[0].bytes().0, base.wrapping_add(4096 + 16), "header in the control area");
+    assert_eq!(a.all_bytes(), b"\x82\x02ok");
+    s.complete(&a, 4);
+    drop(s);
+    drop(memory);
+}
+
+/// A send payload or receive buffer that overlaps the handle's own region is refused with
+/// E_INVALIDARG: the library writes the region while it reads or fills such a buffer.
+#[test]
+fn caller_buffers_inside_the_handles_region_are_refused() {
+    let size = 4096 + 16 + 144;
+    let mut memory = vec![0u8; size + 8];
+    let base: *mut u8 = memory.as_mut_ptr();
+    let props = [WEB_SOCKET_PROPERTY {
+        Type: 3,
+        pvValue: (&base as *const *mut u8) as PVOID,
+        ulValueSize: size as u32,
+    }];
+    let s = open_server(&props);
+    let inside = |offset: usize, len: u32| WEB_SOCKET_BUFFER::data(base.wrapping_add(offset), len);
+    for (offset, len) in [(0, 1), (100, 10), (size - 1, 1), (size - 1, 9)] {
+        let mut b = inside(offset, len);
+        assert_eq!(unsafe { WebSocketSend(s.0, BINARY_MESSAGE, &mut b, ptr::null_mut()) }, E_INVALIDARG);
+        assert_eq!(unsafe { WebSocketReceive(s.0, &mut b, ptr::null_mut()) }, E_INVALIDARG);
+        let mut c = WEB_SOCKET_BUFFER::close(base.wrapping_add(offset), len, 1000);
+        assert_eq!(unsafe { WebSocketSend(s.0, CLOSE, &mut c, ptr::null_mut()) }, E_INVALIDARG);
+    }
+    // Right after the region: fine.
+    let mut b = inside(size, 8);
+    assert_eq!(unsafe { WebSocketSend(s.0, BINARY_MESSAGE, &mut b, ptr::null_mut()) }, 0);
+    assert_eq!(unsafe { WebSocketReceive(s.0, &mut b, ptr::null_mut()) }, 0);
+    assert_eq!(s.drain_send(SEND, 2).0, [&[0x82, 0x08][..], &[0; 8][..]].concat());
+    drop(s);
+
+    // A private region: a pointer the library handed out cannot come back as a payload.
+    let s = open_server(&[]);
+    assert_eq!(s.receive(0), 0);
+    let read = s.get(RECEIVE, 1);
+    let (p, n) = read.buffers[0].bytes();
+    let mut b = WEB_SOCKET_BUFFER::data(p, n);
+    assert_eq!(unsafe { WebSocketSend(s.0, BINARY_MESSAGE, &mut b, ptr::null_mut()) }, E_INVALIDARG);
+    drop(s);
+    drop(memory);
 }

@@ -154,6 +154,8 @@ struct Live {
     aborted: bool,
     failed: bool,
     close_queued: bool,
+    /// The outstanding SEND_TO_NETWORK of the close frame (a 0-byte completion withdraws it).
+    close_frame: Option<usize>,
     close_received: bool,
     region: RegionInfo,
     /// Kept alive until DeleteHandle, freed right after it.
@@ -292,11 +294,7 @@ fn call(w: &mut World, c: &Call) {
                 assert!(allocated.is_some(), "ALLOCATED_BUFFER not used as the region");
             }
             if *client {
-                websocket::ffi::with_session(h, |s| {
-                    s.set_mask_keys(websocket::rng::MaskKeys::from_seed([9; 32]));
-                    Ok(())
-                })
-                .unwrap();
+                websocket_fuzz::seed_mask_keys(h, 9);
             }
             w.slots.push(Some(Live {
                 h,
@@ -305,6 +303,7 @@ fn call(w: &mut World, c: &Call) {
                 aborted: false,
                 failed: false,
                 close_queued: false,
+                close_frame: None,
                 close_received: false,
                 region,
                 _allocated: allocated,
@@ -663,6 +662,9 @@ fn call(w: &mut World, c: &Call) {
                     }
                 }
                 SEND_TO_NETWORK => {
+                    if a.ty == CLOSE {
+                        l.close_frame = Some(a.token);
+                    }
                     let bytes = a.all_bytes();
                     l.outbox.extend(bytes);
                     l.outbox.truncate(1 << 20);
@@ -683,6 +685,14 @@ fn call(w: &mut World, c: &Call) {
                 Tok::Raw(v) => *v as usize,
             };
             if let Some(l) = w.live(i) {
+                // A close frame withdrawn before anything of it was written is as if never
+                // queued: a close may be sent again.
+                if l.close_frame == Some(t) && l.outstanding.contains(&t) {
+                    if *bytes == 0 && !l.aborted && !l.failed {
+                        l.close_queued = false;
+                    }
+                    l.close_frame = None;
+                }
                 l.outstanding.retain(|x| *x != t);
                 if l.read.map_or(false, |r| r.0 == t) {
                     l.read = None;
@@ -732,7 +742,9 @@ fn call(w: &mut World, c: &Call) {
             let (raw, i) = w.resolve(*h);
             unsafe { WebSocketAbortHandle(raw) };
             if let Some(l) = w.live(i) {
-                if l.phase == Phase::Open {
+                // A server between BeginServerHandshake and EndServerHandshake is aborted too.
+                if l.phase == Phase::Open || (!l.client && l.phase == Phase::Handshaking) {
+                    l.phase = Phase::Open;
                     l.aborted = true;
                 }
             }

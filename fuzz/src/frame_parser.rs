@@ -122,9 +122,9 @@ fn reference(wire: &[u8], server: bool, cfg: &Cfg) -> Reference {
                             let status = u16::from_be_bytes([payload[0], payload[1]]);
                             let reason = payload[2..].to_vec();
                             // Spec §9.6.5 rejects 0-999, 1005, 1006, 1015; the project also
-                            // rejects 1004 and 1016-2999 (RFC 6455 §7.4; README "Known
-                            // differences").
-                            let allowed = matches!(status, 1000..=1003 | 1007..=1014 | 3000..=u16::MAX);
+                            // rejects 1004, 1016-2999 and 5000-65535 (RFC 6455 §7.4; README
+                            // "Known differences").
+                            let allowed = matches!(status, 1000..=1003 | 1007..=1014 | 3000..=4999);
                             if !allowed || (verify && std::str::from_utf8(&reason).is_err()) {
                                 fail(&mut r, msg, E_INVALID_PROTOCOL_FORMAT);
                                 return r;
@@ -215,11 +215,7 @@ fn run(wire: &[u8], splits: &[u8], cfg: &Cfg, server: bool) {
     if server {
         open_server(h);
     } else {
-        websocket::ffi::with_session(h, |s| {
-            s.set_mask_keys(websocket::rng::MaskKeys::from_seed([7; 32]));
-            Ok(())
-        })
-        .unwrap();
+        super::seed_mask_keys(h, 7);
         open_client(h);
     }
     let region = RegionInfo::of(h).unwrap();

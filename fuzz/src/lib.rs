@@ -109,6 +109,18 @@ pub fn complete(h: WEB_SOCKET_HANDLE, token: usize, n: u32) {
     unsafe { WebSocketCompleteAction(h, token as PVOID, n) };
 }
 
+/// Gives a client handle a seeded masking-key source, for byte-exact frames.
+pub fn seed_mask_keys(h: WEB_SOCKET_HANDLE, seed: u8) {
+    // SAFETY: called on a handle no other thread uses, with no action outstanding.
+    unsafe {
+        websocket::ffi::with_session(h, |s| {
+            s.set_mask_keys(websocket::rng::MaskKeys::from_seed([seed; 32]));
+            Ok(())
+        })
+    }
+    .unwrap();
+}
+
 /// The handle's buffer region `[base, base + len)` and its receive and send sizes.
 #[derive(Debug, Clone, Copy)]
 pub struct RegionInfo {
@@ -120,15 +132,20 @@ pub struct RegionInfo {
 
 impl RegionInfo {
     pub fn of(h: WEB_SOCKET_HANDLE) -> Option<RegionInfo> {
-        websocket::ffi::with_session(h, |s| {
-            let c = s.config();
-            Ok(RegionInfo {
-                base: s.region().ptr(0) as usize,
-                len: s.region().len(),
-                rbs: c.receive_buffer_size as usize,
-                sbs: c.send_buffer_size as usize,
+        // SAFETY: the fuzz targets drive each handle from one thread, so no buffer handed out
+        // is in use while this runs; the closure only reads the region's bounds.
+        unsafe {
+            websocket::ffi::with_session(h, |s| {
+                let c = s.config();
+                let (base, len) = s.region_span();
+                Ok(RegionInfo {
+                    base: base as usize,
+                    len,
+                    rbs: c.receive_buffer_size as usize,
+                    sbs: c.send_buffer_size as usize,
+                })
             })
-        })
+        }
         .ok()
     }
 

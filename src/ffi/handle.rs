@@ -89,15 +89,22 @@ unsafe fn create(
     // SAFETY: `count` readable properties per the contract.
     let raw = unsafe { read_array(properties, count) }?;
     let mut parsed = Vec::with_capacity(raw.len());
+    // The last ALLOCATED_BUFFER given, as the caller's pointer: the region is reached through
+    // it, never through an address turned back into a pointer.
+    let mut allocated: *mut u8 = core::ptr::null_mut();
     for p in &raw {
         // SAFETY: `pvValue` points at a readable value of `ulValueSize` bytes per the contract.
-        parsed.push(unsafe { read_property(p) }?);
+        let (property, pointer) = unsafe { read_property(p) }?;
+        if let Some(pointer) = pointer {
+            allocated = pointer;
+        }
+        parsed.push(property);
     }
     let config = Config::new(role, &parsed)?;
     let region = match config.allocated_buffer {
-        // SAFETY: the caller lends [addr, addr + len) until DeleteHandle (property contract);
-        // Config checked that it is non-NULL and large enough.
-        Some((addr, _)) => unsafe { Region::borrowed(addr, config.region_size() as u32) },
+        // SAFETY: the caller lends [allocated, allocated + len) until DeleteHandle (property
+        // contract); Config checked that it is non-NULL and large enough.
+        Some(_) => unsafe { Region::borrowed(allocated, config.region_size() as u32) },
         None => Region::private(config.region_size())?,
     };
     let session = Session::new(role, config, region)?;
@@ -112,11 +119,11 @@ unsafe fn create(
 
 /// Reads one create-time property (spec §7.1): ULONG and BOOL values need at least 4 bytes and
 /// are read unaligned; the allocated-buffer slot holds a pointer and `ulValueSize` is the
-/// buffer's length.
+/// buffer's length. For that slot, the pointer read is returned as well.
 ///
 /// # Safety
 /// `p.pvValue` must be NULL or readable for the value's size.
-unsafe fn read_property(p: &WEB_SOCKET_PROPERTY) -> Result<Property> {
+unsafe fn read_property(p: &WEB_SOCKET_PROPERTY) -> Result<(Property, Option<*mut u8>)> {
     let ulong = || -> Result<u32> {
         if p.ulValueSize < 4 {
             return Err(Error::BadPropertySize(p.Type));
@@ -125,15 +132,15 @@ unsafe fn read_property(p: &WEB_SOCKET_PROPERTY) -> Result<Property> {
         unsafe { read(p.pvValue as *const u32) }
     };
     Ok(match p.Type {
-        config::RECEIVE_BUFFER_SIZE => Property::ReceiveBufferSize(ulong()?),
-        config::SEND_BUFFER_SIZE => Property::SendBufferSize(ulong()?),
-        config::DISABLE_MASKING => Property::DisableMasking(ulong()? != 0),
-        config::DISABLE_UTF8_VERIFICATION => Property::DisableUtf8Verification(ulong()? != 0),
-        config::KEEPALIVE_INTERVAL => Property::KeepaliveInterval(ulong()?),
+        config::RECEIVE_BUFFER_SIZE => (Property::ReceiveBufferSize(ulong()?), None),
+        config::SEND_BUFFER_SIZE => (Property::SendBufferSize(ulong()?), None),
+        config::DISABLE_MASKING => (Property::DisableMasking(ulong()? != 0), None),
+        config::DISABLE_UTF8_VERIFICATION => (Property::DisableUtf8Verification(ulong()? != 0), None),
+        config::KEEPALIVE_INTERVAL => (Property::KeepaliveInterval(ulong()?), None),
         config::ALLOCATED_BUFFER => {
             // SAFETY: `pvValue` points at a pointer-sized slot (NULL is checked by `read`).
-            let addr = unsafe { read(p.pvValue as *const usize) }?;
-            Property::AllocatedBuffer { addr, len: p.ulValueSize }
+            let pointer = unsafe { read(p.pvValue as *const *mut u8) }?;
+            (Property::AllocatedBuffer { addr: pointer as usize, len: p.ulValueSize }, Some(pointer))
         }
         other => return Err(Error::BadPropertyType(other)),
     })

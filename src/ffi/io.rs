@@ -5,7 +5,7 @@ use super::table;
 use super::types::*;
 use super::{guard, guard_void, read, write};
 use crate::error::{Error, Result};
-use crate::session::{Action, BufferType, Queue, SendPayload};
+use crate::session::{Action, BufferType, Queue, SendPayload, Session};
 use crate::sys::mem::{CallerBytes, CallerBytesMut};
 
 /// Queues one frame for sending. The `WEB_SOCKET_BUFFER` structure is copied during the call;
@@ -19,8 +19,9 @@ use crate::sys::mem::{CallerBytes, CallerBytesMut};
 /// payload, else at most 125 bytes). `Context` comes back with this operation's actions.
 ///
 /// Errors: E_INVALIDARG (unknown type, NULL pointer with a length, over-long reason or control
-/// payload); E_INVALID_PROTOCOL_OPERATION (handshake not complete, aborted, data or close after
-/// the close was queued, a text/binary switch inside a fragmented message, a broken stream).
+/// payload, a payload inside the handle's own buffer region); E_INVALID_PROTOCOL_OPERATION
+/// (handshake not complete, aborted, data or close after the close was queued, a text/binary
+/// switch inside a fragmented message, a broken stream).
 /// May be called while another thread works on this handle's other queue.
 ///
 /// # Safety
@@ -37,7 +38,13 @@ pub unsafe extern "system" fn WebSocketSend(
         let ty = BufferType::from_raw(BufferType)?;
         // SAFETY: per this function's contract.
         let payload = unsafe { send_payload(ty, pBuffer) }?;
-        table::with_entry(hWebSocket, |e| e.session.queue_send(ty, payload, Context as usize))
+        let bytes = match payload {
+            SendPayload::Bytes(b) | SendPayload::Close { reason: b, .. } => b,
+        };
+        table::with_entry(hWebSocket, |e| {
+            check_outside_region(&e.session, bytes.ptr(0), bytes.len())?;
+            e.session.queue_send(ty, payload, Context as usize)
+        })
     })
 }
 
@@ -47,7 +54,8 @@ pub unsafe extern "system" fn WebSocketSend(
 /// WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION has been returned. Pong and close indications
 /// always point into the receive area. `pvContext` comes back with this operation's actions.
 ///
-/// Errors: E_INVALIDARG (NULL pointer with a length, or a zero-length buffer);
+/// Errors: E_INVALIDARG (NULL pointer with a length, a zero-length buffer, or a buffer inside the
+/// handle's own buffer region);
 /// E_INVALID_PROTOCOL_OPERATION (handshake not complete, aborted, close already received).
 ///
 /// # Safety
@@ -60,8 +68,8 @@ pub unsafe extern "system" fn WebSocketReceive(
     pvContext: PVOID,
 ) -> HRESULT_WINAPI {
     guard(|| {
-        let buffer = if pBuffer.is_null() {
-            None
+        let (buffer, ptr, len) = if pBuffer.is_null() {
+            (None, core::ptr::null_mut(), 0)
         } else {
             // SAFETY: non-NULL and readable per the contract.
             let (ptr, len) = unsafe { read(pBuffer) }?.bytes();
@@ -70,9 +78,12 @@ pub unsafe extern "system" fn WebSocketReceive(
             }
             // SAFETY: NULL or writable for `len` bytes until the operation completes, per the
             // contract.
-            Some(unsafe { CallerBytesMut::new(ptr, len) }.ok_or(Error::NullWithLength)?)
+            (Some(unsafe { CallerBytesMut::new(ptr, len) }.ok_or(Error::NullWithLength)?), ptr, len)
         };
-        table::with_entry(hWebSocket, |e| e.session.queue_receive(buffer, pvContext as usize))
+        table::with_entry(hWebSocket, |e| {
+            check_outside_region(&e.session, ptr, len)?;
+            e.session.queue_receive(buffer, pvContext as usize)
+        })
     })
 }
 
@@ -114,7 +125,7 @@ pub unsafe extern "system" fn WebSocketGetAction(
         // SAFETY: per this function's contract (NULL is checked).
         let capacity = unsafe { read(pulDataBufferCount) }? as usize;
         let mut action = Action::NONE;
-        table::with_entry(hWebSocket, |e| e.session.get_action(queue, capacity, &mut action))?;
+        table::entry(hWebSocket)?.session.get_action(queue, capacity, &mut action)?;
         // SAFETY: every output is non-NULL (checked above, or checked by `write`) and writable;
         // `pDataBuffers` has room for `capacity >= action.count` entries.
         unsafe {
@@ -127,7 +138,8 @@ pub unsafe extern "system" fn WebSocketGetAction(
             if let (Some(ctx), false) = (action.app_context, pvApplicationContext.is_null()) {
                 write(pvApplicationContext, ctx as PVOID)?;
             }
-            write(pvActionContext, action.token as PVOID)?;
+            // The token is a number, never dereferenced: a pointer value without provenance.
+            write(pvActionContext, core::ptr::null_mut::<u8>().wrapping_add(action.token) as PVOID)?;
         }
         Ok(())
     });
@@ -163,6 +175,23 @@ pub unsafe extern "system" fn WebSocketCompleteAction(
             Ok(())
         });
     })
+}
+
+/// Refuses a caller buffer `[ptr, ptr + len)` that overlaps the handle's own region: the library
+/// writes the region while it reads a send payload or fills a receive buffer. (Overlaps it
+/// cannot see cheaply, with another handle's region or between the caller's own buffers, are
+/// the caller's to avoid; see the README's API conventions.)
+#[inline(always)]
+fn check_outside_region(session: &Session, ptr: *const u8, len: u32) -> Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    let (base, size) = session.region_span();
+    let (start, base) = (ptr as usize, base as usize);
+    if start < base.saturating_add(size) && base < start.saturating_add(len as usize) {
+        return Err(Error::BufferOverlapsRegion);
+    }
+    Ok(())
 }
 
 /// Reads the payload of a send operation from the caller's buffer (spec §6.6).

@@ -221,14 +221,9 @@ pub type PWEB_SOCKET_ACTION = *mut WEB_SOCKET_ACTION_VALUE;
 
 impl core::fmt::Debug for WEB_SOCKET_BUFFER {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // SAFETY: every bit pattern of the CloseStatus arm is valid (pointer + integers); our
-        // constructors initialise all of its fields, and caller memory is initialised.
-        let c = unsafe { self.CloseStatus };
-        f.debug_struct("WEB_SOCKET_BUFFER")
-            .field("ptr", &c.pbReason)
-            .field("len", &c.ulReasonLength)
-            .field("status", &c.usStatus)
-            .finish()
+        // Only the fields both arms share: which arm is meant depends on the buffer type.
+        let (ptr, len) = self.bytes();
+        f.debug_struct("WEB_SOCKET_BUFFER").field("ptr", &ptr).field("len", &len).finish()
     }
 }
 
@@ -271,16 +266,20 @@ impl WEB_SOCKET_BUFFER {
         }
     }
 
-    /// Pointer and length (shared by both arms).
+    /// Pointer and length, read through the `Data` arm. The `CloseStatus` arm keeps its pointer
+    /// and length at the same offsets, so this also serves close buffers.
     pub fn bytes(&self) -> (*mut u8, u32) {
-        // SAFETY: see the Debug impl; the pointer and length share offsets with the Data arm.
-        let c = unsafe { self.CloseStatus };
-        (c.pbReason, c.ulReasonLength)
+        // SAFETY: every bit pattern of the Data arm (a pointer and an integer) is valid, and both
+        // arms initialise these two fields: a caller's buffer of any type has them written.
+        let d = unsafe { self.Data };
+        (d.pbBuffer, d.ulBufferLength)
     }
 
-    /// The close status field.
+    /// The close status. Only for a buffer of type `WEB_SOCKET_CLOSE_BUFFER_TYPE`: in a data
+    /// buffer these bytes are padding the caller never wrote.
     pub fn status(&self) -> u16 {
-        // SAFETY: as in `bytes`.
+        // SAFETY: a close buffer was written through the CloseStatus arm (caller contract, or
+        // `close` above); the field is a plain integer.
         unsafe { self.CloseStatus.usStatus }
     }
 }

@@ -24,6 +24,7 @@ impl<T> Fifo<T> {
     }
 
     /// Appends `value`; fails only when memory for the overflow part cannot be had.
+    #[inline(always)]
     pub(super) fn push_back(&mut self, value: T) -> Result<()> {
         if self.head.is_none() {
             self.head = Some(value);
@@ -43,6 +44,7 @@ impl<T> Fifo<T> {
         self.head.as_mut()
     }
 
+    #[inline(always)]
     pub(super) fn pop_front(&mut self) -> Option<T> {
         let value = self.head.take();
         self.head = self.rest.as_mut().and_then(|rest| rest.pop_front());

@@ -305,9 +305,10 @@ impl Session {
         &self.config
     }
 
-    /// The buffer region (for checking where returned pointers lie).
-    pub fn region(&self) -> &Region {
-        &self.region
+    /// Where the buffer region lies: its first byte and its length (for checking where returned
+    /// pointers lie). Reads none of it: parts of it may be the caller's at any moment.
+    pub fn region_span(&self) -> (*const u8, usize) {
+        (self.region.ptr(0), self.region.len())
     }
 
     /// Whether the handshake has completed.
@@ -461,8 +462,13 @@ impl Session {
     }
 
     /// WebSocketAbortHandle (spec §10.2): no-op before the handshake completes; afterwards no
-    /// more network actions, and every queued operation drains as an INDICATE action.
+    /// more network actions, and every queued operation drains as an INDICATE action. A server
+    /// whose handshake awaits only EndServerHandshake is aborted too (spec §5: Abort is allowed
+    /// there, like Send/Receive/GetAction, which end that handshake implicitly).
     pub fn abort(&mut self) {
+        if matches!(self.phase, Phase::ServerHandshaking) {
+            let _ = self.ensure_open();
+        }
         if self.is_open() {
             self.enter_aborted();
         }

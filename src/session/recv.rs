@@ -64,7 +64,7 @@ struct CloseInfo {
 enum Outstanding {
     Network { token: usize, offered: u32 },
     Indicate { token: usize },
-    Pong { token: usize },
+    Pong { token: usize, bytes: u32 },
 }
 
 impl Outstanding {
@@ -72,7 +72,7 @@ impl Outstanding {
         match self {
             Outstanding::Network { token, .. }
             | Outstanding::Indicate { token }
-            | Outstanding::Pong { token } => *token,
+            | Outstanding::Pong { token, .. } => *token,
         }
     }
 }
@@ -131,8 +131,8 @@ impl Session {
             return false;
         }
         match self.take_pong(out) {
-            Some(token) => {
-                self.recv.out = Some(Outstanding::Pong { token });
+            Some((token, bytes)) => {
+                self.recv.out = Some(Outstanding::Pong { token, bytes });
                 true
             }
             None => false,
@@ -140,10 +140,15 @@ impl Session {
     }
 
     /// Builds the pending pong (one contiguous buffer in C, typed PING_PONG, no context) into
-    /// `out` if the outgoing channel is free, and returns its token. The caller records which
-    /// side it went out on. A pong due after the application queued its close is dropped.
-    pub(super) fn take_pong(&mut self, out: &mut Action) -> Option<usize> {
+    /// `out` if the outgoing channel is free, and returns its token and length. The caller
+    /// records which side it went out on. A pong due after the application queued its close, or
+    /// once the outgoing stream is broken, is dropped.
+    pub(super) fn take_pong(&mut self, out: &mut Action) -> Option<(usize, u32)> {
         if self.channel != Channel::Free || self.aborted {
+            return None;
+        }
+        if self.send.broken {
+            self.recv.pong_due = false;
             return None;
         }
         if self.send.close_queued {
@@ -169,7 +174,7 @@ impl Session {
             app_context: None,
             token,
         };
-        Some(token)
+        Some((token, len as u32))
     }
 
     /// Whether a pong is waiting to go out.
@@ -505,9 +510,7 @@ impl Session {
             Some(Outstanding::Indicate { .. }) => {
                 self.recv.ops.pop_front();
             }
-            Some(Outstanding::Pong { .. }) => {
-                self.channel = Channel::Free;
-            }
+            Some(Outstanding::Pong { bytes, .. }) => self.complete_pong(transferred, bytes),
             None => {}
         }
     }
@@ -523,10 +526,11 @@ fn control_buffer() -> Result<Box<[u8; MAX_CONTROL_PAYLOAD]>> {
 
 /// Whether a close status may appear on the wire (RFC 6455 §7.4). Rejected: 0-999 (unused),
 /// 1004 (reserved), 1005, 1006 and 1015 (never sent), 1016-2999 (reserved for future revisions
-/// of the protocol and for extensions). Accepted: the defined 1000-1003 and 1007-1014, the
-/// registered and private 3000-4999, and everything above (the spec passes those through).
+/// of the protocol and for extensions), and 5000-65535, which §7.4.2 does not define (.NET's
+/// managed WebSocket, ws and Python websockets fail the connection on them too). Accepted: the
+/// defined 1000-1003 and 1007-1014, and the registered and private 3000-4999.
 pub fn close_code_allowed(status: u16) -> bool {
-    matches!(status, 1000..=1003 | 1007..=1014 | 3000..=u16::MAX)
+    matches!(status, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 #[cfg(test)]
@@ -538,6 +542,7 @@ mod tests {
         let allowed: Vec<u16> =
             (0..=u16::MAX).filter(|c| close_code_allowed(*c)).take_while(|c| *c < 3000).collect();
         assert_eq!(allowed, vec![1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014]);
-        assert!((3000..=u16::MAX).all(close_code_allowed));
+        assert!((3000..=4999).all(close_code_allowed));
+        assert!(!(5000..=u16::MAX).any(close_code_allowed));
     }
 }

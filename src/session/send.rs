@@ -32,7 +32,7 @@ pub(super) struct SendSide {
     /// The application queued its close frame.
     pub(super) close_queued: bool,
     /// A frame was cut short on the wire: the outgoing stream is unusable.
-    broken: bool,
+    pub(super) broken: bool,
     out: Option<Outstanding>,
     /// The head operation's frame, while it is Framing.
     frame: Frame,
@@ -83,9 +83,10 @@ enum Outstanding {
     Indicate {
         token: usize,
     },
-    /// An automatic pong handed out on the send queue.
+    /// An automatic pong handed out on the send queue, `bytes` long.
     Pong {
         token: usize,
+        bytes: u32,
     },
 }
 
@@ -94,7 +95,7 @@ impl Outstanding {
         match self {
             Outstanding::Frame { token, .. }
             | Outstanding::Indicate { token }
-            | Outstanding::Pong { token } => *token,
+            | Outstanding::Pong { token, .. } => *token,
         }
     }
 }
@@ -213,8 +214,8 @@ impl Session {
         // the receive loop may be blocked in a read, or not running at all (spec departure; see
         // the README's "Known differences").
         if self.pong_pending() {
-            if let Some(token) = self.take_pong(out) {
-                self.send.out = Some(Outstanding::Pong { token });
+            if let Some((token, bytes)) = self.take_pong(out) {
+                self.send.out = Some(Outstanding::Pong { token, bytes });
                 return true;
             }
         }
@@ -359,7 +360,12 @@ impl Session {
                 let opcode = match data_opcode(self.send.wire_message, kind) {
                     Some(op) => op,
                     None => {
+                        // A frame it depended on was withdrawn, leaving a message of the other
+                        // kind unfinished on the wire. It cannot be sent, and dropping it quietly
+                        // would lose data: the send side fails, so that the application hears
+                        // of it (E_INVALID_PROTOCOL_OPERATION from the next Send).
                         self.finish_head();
+                        self.send.broken = true;
                         return Ok(false);
                     }
                 };
@@ -505,7 +511,11 @@ impl Session {
                 total = header_len;
                 header = true;
             }
-            if sent < payload_len && action.count < capacity {
+            // An action's byte count must fit the ULONG that CompleteAction reports: a payload
+            // sent in place whose header would push the total past ULONG_MAX goes out in the
+            // next action, on its own.
+            let fits = |n: usize| total as u64 + n as u64 <= u64::from(u32::MAX);
+            if sent < payload_len && action.count < capacity && (key.is_some() || fits(payload_len - sent)) {
                 let (ptr, n) = match key {
                     None => (bytes.ptr(sent), payload_len - sent),
                     Some(k) => {
@@ -528,6 +538,15 @@ impl Session {
         *out = action;
     }
 
+    /// CompleteAction for an automatic pong of `bytes` bytes, on either queue: 0 drops it (spec
+    /// §9.5.5), a short write breaks the outgoing stream as for a user frame.
+    pub(super) fn complete_pong(&mut self, transferred: u32, bytes: u32) {
+        self.channel = Channel::Free;
+        if transferred != 0 && transferred < bytes {
+            self.send.broken = true;
+        }
+    }
+
     /// CompleteAction for the send side's outstanding action.
     #[inline(always)]
     pub(super) fn complete_send(&mut self, transferred: u32) {
@@ -535,9 +554,7 @@ impl Session {
             Some(Outstanding::Indicate { .. }) => {
                 self.send.ops.pop_front();
             }
-            Some(Outstanding::Pong { .. }) => {
-                self.channel = Channel::Free;
-            }
+            Some(Outstanding::Pong { bytes, .. }) => self.complete_pong(transferred, bytes),
             Some(Outstanding::Frame { bytes, header, payload, .. }) => {
                 let aborted = self.aborted;
                 let mut withdrawn = false;
@@ -559,6 +576,10 @@ impl Session {
                             if f.untouched && transferred == 0 {
                                 withdrawn = true;
                                 self.send.wire_message = f.previous_message;
+                                if op.ty == BufferType::Close {
+                                    // As if never queued: a close may be sent again.
+                                    self.send.close_queued = false;
+                                }
                             } else {
                                 broken = true;
                             }

@@ -5,6 +5,20 @@
 //! exactly the ranges the core asks for, so the core never forms a reference to bytes the caller
 //! is using at the same time (a pending RECEIVE_FROM_NETWORK buffer, for example, is written by
 //! the caller's I/O while another thread drives the send queue).
+//!
+//! Only the engine, which knows which ranges the caller holds, may read or write through them:
+//! the accessors are crate-private, so safe code outside the crate cannot read memory the C
+//! contract lets another thread write.
+//!
+//! ```compile_fail
+//! let region = websocket::sys::mem::Region::private(16).unwrap();
+//! let _ = region.slice(0..16); // crate-private
+//! ```
+//!
+//! ```compile_fail
+//! let bytes = websocket::sys::mem::CallerBytes::EMPTY;
+//! let _ = bytes.bytes(0..0); // crate-private
+//! ```
 
 use core::ops::Range;
 use core::ptr::NonNull;
@@ -42,10 +56,10 @@ impl Region {
     /// The caller's ALLOCATED_BUFFER.
     ///
     /// # Safety
-    /// `addr` must be non-NULL and `[addr, addr + len)` writable and not otherwise used by the
+    /// `ptr` must be non-NULL and `[ptr, ptr + len)` writable and not otherwise used by the
     /// caller until the Region is dropped (WebSocketDeleteHandle). `len` is a ULONG.
-    pub unsafe fn borrowed(addr: usize, len: u32) -> Region {
-        let ptr = NonNull::new(addr as *mut u8).unwrap_or(NonNull::dangling());
+    pub unsafe fn borrowed(ptr: *mut u8, len: u32) -> Region {
+        let ptr = NonNull::new(ptr).unwrap_or(NonNull::dangling());
         Region { ptr, len, owned: false }
     }
 
@@ -60,21 +74,21 @@ impl Region {
     }
 
     /// Shared view of `range`. Panics if the range is out of bounds (an internal bug).
-    pub fn slice(&self, range: Range<usize>) -> &[u8] {
+    pub(crate) fn slice(&self, range: Range<usize>) -> &[u8] {
         self.check(&range);
         // SAFETY: in bounds (checked); the memory is valid for the Region's life.
         unsafe { core::slice::from_raw_parts(self.ptr.as_ptr().add(range.start), range.len()) }
     }
 
     /// Mutable view of `range`. Panics if the range is out of bounds (an internal bug).
-    pub fn slice_mut(&mut self, range: Range<usize>) -> &mut [u8] {
+    pub(crate) fn slice_mut(&mut self, range: Range<usize>) -> &mut [u8] {
         self.check(&range);
         // SAFETY: in bounds (checked); `&mut self` makes this the only view we hold.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(range.start), range.len()) }
     }
 
     /// `memmove` of `src` to `dest` inside the region.
-    pub fn copy_within(&mut self, src: Range<usize>, dest: usize) {
+    pub(crate) fn copy_within(&mut self, src: Range<usize>, dest: usize) {
         self.check(&src);
         self.check(&(dest..dest + src.len()));
         // SAFETY: both ranges are in bounds; `copy` allows overlap.
@@ -141,7 +155,7 @@ impl CallerBytes {
     }
 
     /// The bytes in `range`. Panics if out of bounds (an internal bug).
-    pub fn bytes(&self, range: Range<usize>) -> &[u8] {
+    pub(crate) fn bytes(&self, range: Range<usize>) -> &[u8] {
         assert!(range.start <= range.end && range.end <= self.len as usize, "payload range");
         if range.is_empty() {
             return &[];
@@ -188,7 +202,7 @@ impl CallerBytesMut {
     }
 
     /// Copies `src` (at most `len` bytes) to the start of the buffer and returns its address.
-    pub fn fill(&mut self, src: &[u8]) -> *mut u8 {
+    pub(crate) fn fill(&mut self, src: &[u8]) -> *mut u8 {
         assert!(src.len() <= self.len as usize, "receive buffer overflow");
         if !src.is_empty() {
             // SAFETY: the caller's buffer holds `len >= src.len()` writable bytes; our source is

@@ -1,12 +1,13 @@
 //! Run-time selected SIMD kernels (the unsafe intrinsics live here, with the rest of the
 //! crate's unsafe code). The default x86-64 target only guarantees SSE2; AVX2 is used when the
-//! CPU has it. Every kernel has a portable fallback in its caller.
+//! CPU has it. Every kernel has a portable fallback in its caller, which is also what runs under
+//! Miri (it cannot execute these intrinsics).
 
 /// XORs every 8-byte word of the longest prefix of `buf` that is a multiple of 64 bytes with
 /// `word`, using AVX2 when available. Returns the number of bytes processed (0 without AVX2)
 /// and, with `ASCII`, whether every byte written is ASCII (below 0x80; always true without).
 pub fn xor_blocks<const ASCII: bool>(buf: &mut [u8], word: u64) -> (usize, bool) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         if buf.len() >= 64 && std::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is available (checked just above).
@@ -21,7 +22,7 @@ pub fn xor_blocks<const ASCII: bool>(buf: &mut [u8], word: u64) -> (usize, bool)
 /// multiple of 64 bytes, using AVX2 when available. Returns the number of bytes written (0
 /// without AVX2).
 pub fn xor_copy_blocks(dst: &mut [u8], src: &[u8], word: u64) -> usize {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         if dst.len().min(src.len()) >= 64 && std::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is available (checked just above).
@@ -32,7 +33,7 @@ pub fn xor_copy_blocks(dst: &mut [u8], src: &[u8], word: u64) -> usize {
     0
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[target_feature(enable = "avx2")]
 unsafe fn xor_copy_blocks_avx2(dst: &mut [u8], src: &[u8], word: u64) -> usize {
     use core::arch::x86_64::{
@@ -59,7 +60,7 @@ unsafe fn xor_copy_blocks_avx2(dst: &mut [u8], src: &[u8], word: u64) -> usize {
     blocks * 64
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[target_feature(enable = "avx2")]
 unsafe fn xor_blocks_avx2<const ASCII: bool>(buf: &mut [u8], word: u64) -> (usize, bool) {
     use core::arch::x86_64::{
