@@ -396,6 +396,47 @@ typedef union _WEB_SOCKET_BUFFER *PWEB_SOCKET_BUFFER;
  */
 typedef WEB_SOCKET_ACTION *PWEB_SOCKET_ACTION;
 
+/**
+ * The value of WEB_SOCKET_PERMESSAGE_DEFLATE_PROPERTY_TYPE (not in the Windows SDK). All zeros
+ * is the usual choice: no context-takeover restrictions, 32 KiB windows. Window bits are 0 (no
+ * limit) or 8..15; anything else is E_INVALIDARG at create time. BOOLs: non-zero is TRUE.
+ *
+ * On a client handle the fields shape the offer: `fServerNoContextTakeover` and
+ * `ulServerMaxWindowBits` ask the server; `fClientNoContextTakeover` and
+ * `ulClientMaxWindowBits` restrict the client's own compressor (the offer always carries
+ * `client_max_window_bits`, so a server may lower it). On a server handle they are what the
+ * server requires of every offer it accepts: it resets its compressor per message
+ * (`fServerNoContextTakeover`), compresses with at most 2^ulServerMaxWindowBits bytes of window,
+ * and asks the client for `client_no_context_takeover` / `client_max_window_bits`.
+ */
+typedef struct _WEB_SOCKET_DEFLATE_SETTINGS {
+  /**
+   * Server resets its compression context after every message. Default FALSE.
+   */
+  BOOL fServerNoContextTakeover;
+  /**
+   * Client resets its compression context after every message. Default FALSE.
+   */
+  BOOL fClientNoContextTakeover;
+  /**
+   * Server's LZ77 window, 2^N bytes: 0 (default: 15, not negotiated) or 8..15.
+   */
+  ULONG ulServerMaxWindowBits;
+  /**
+   * Client's LZ77 window, 2^N bytes: 0 (default: 15, or what the server asks) or 8..15.
+   */
+  ULONG ulClientMaxWindowBits;
+} WEB_SOCKET_DEFLATE_SETTINGS;
+
+/**
+ * Property type that opts a handle in to permessage-deflate (RFC 7692). NOT in the Windows
+ * SDK: an extension of this library, outside the SDK's property range (0..6); Windows'
+ * websocket.dll rejects it with E_INVALIDARG. `pvValue` points at a
+ * WEB_SOCKET_DEFLATE_SETTINGS and `ulValueSize` is its size (16). Accepted by
+ * WebSocketCreateClientHandle and WebSocketCreateServerHandle.
+ */
+#define WEB_SOCKET_PERMESSAGE_DEFLATE_PROPERTY_TYPE 4096
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -426,6 +467,9 @@ HRESULT WINAPI WebSocketGetGlobalProperty(WEB_SOCKET_PROPERTY_TYPE eType,
  * during the call, except the ALLOCATED_BUFFER memory, which the handle uses until
  * WebSocketDeleteHandle and never frees. On success `*phWebSocket` receives the handle; it is
  * written only on success.
+ *
+ * Besides the SDK's property types, WEB_SOCKET_PERMESSAGE_DEFLATE_PROPERTY_TYPE (an extension of
+ * this library, not in Windows) opts the handle in to permessage-deflate.
  *
  * Errors: E_INVALIDARG for a NULL `phWebSocket`, a NULL array with a non-zero count, an unknown
  * property type or a value of the wrong size or out of range; E_OUTOFMEMORY.

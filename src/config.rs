@@ -1,6 +1,7 @@
 //! Handle properties (`WEB_SOCKET_PROPERTY`) turned into a validated [`Config`] (spec §7).
 #![forbid(unsafe_code)]
 
+use crate::deflate::DeflateConfig;
 use crate::error::{Error, Result};
 
 /// `WEB_SOCKET_RECEIVE_BUFFER_SIZE_PROPERTY_TYPE`.
@@ -17,6 +18,9 @@ pub const DISABLE_UTF8_VERIFICATION: i32 = 4;
 pub const KEEPALIVE_INTERVAL: i32 = 5;
 /// `WEB_SOCKET_SUPPORTED_VERSIONS_PROPERTY_TYPE`.
 pub const SUPPORTED_VERSIONS: i32 = 6;
+/// `WEB_SOCKET_PERMESSAGE_DEFLATE_PROPERTY_TYPE`: not in the Windows SDK (an extension of this
+/// library, outside the SDK's range 0..=6); opts a handle in to permessage-deflate.
+pub const PERMESSAGE_DEFLATE: i32 = 0x1000;
 
 /// Default receive buffer size (both handle kinds).
 pub const DEFAULT_RECEIVE_BUFFER_SIZE: u32 = 4096;
@@ -81,6 +85,8 @@ pub enum Property {
     DisableUtf8Verification(bool),
     /// Type 5: accepted at create time and ignored (the library sends no keep-alives).
     KeepaliveInterval(u32),
+    /// [`PERMESSAGE_DEFLATE`]: negotiate permessage-deflate with these settings.
+    PermessageDeflate(DeflateConfig),
 }
 
 /// The validated settings of one handle.
@@ -96,6 +102,8 @@ pub struct Config {
     pub disable_utf8_verification: bool,
     /// The caller's ALLOCATED_BUFFER: address and usable length.
     pub allocated_buffer: Option<(usize, u32)>,
+    /// permessage-deflate settings, when the handle opted in (an extension beyond Windows).
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Config {
@@ -113,6 +121,7 @@ impl Config {
             disable_masking: false,
             disable_utf8_verification: false,
             allocated_buffer: None,
+            deflate: None,
         };
         for property in properties {
             match *property {
@@ -122,6 +131,7 @@ impl Config {
                 Property::AllocatedBuffer { addr, len } => config.allocated_buffer = Some((addr, len)),
                 Property::DisableUtf8Verification(b) => config.disable_utf8_verification = b,
                 Property::KeepaliveInterval(_) => {}
+                Property::PermessageDeflate(d) => config.deflate = Some(d.validate()?),
             }
         }
         if !(MIN_RECEIVE_BUFFER_SIZE..=MAX_BUFFER_SIZE).contains(&receive) {
@@ -195,6 +205,16 @@ mod tests {
         assert_eq!(Config::new(Role::Server, &short), Err(Error::AllocatedBufferTooSmall));
         let null = [AllocatedBuffer { addr: 0, len: 1 << 20 }];
         assert_eq!(Config::new(Role::Server, &null), Err(Error::AllocatedBufferTooSmall));
+    }
+
+    #[test]
+    fn deflate_settings_are_validated() {
+        use Property::*;
+        assert_eq!(Config::new(Role::Client, &[]).unwrap().deflate, None);
+        let d = DeflateConfig { server_max_window_bits: 9, ..DeflateConfig::default() };
+        assert_eq!(Config::new(Role::Server, &[PermessageDeflate(d)]).unwrap().deflate, Some(d));
+        let bad = DeflateConfig { client_max_window_bits: 7, ..DeflateConfig::default() };
+        assert_eq!(Config::new(Role::Client, &[PermessageDeflate(bad)]), Err(Error::BadDeflateSetting));
     }
 
     #[test]

@@ -70,12 +70,16 @@ pub enum Error {
     /// A buffer array capacity of zero, or an output array too small.
     #[error("the output array is too small")]
     ArrayTooSmall,
-    /// A subprotocol or extension string that is empty or not a valid token.
+    /// A subprotocol or extension string that is empty or not a valid token, or an application
+    /// extension named permessage-deflate on a handle that negotiates it itself.
     #[error("invalid subprotocol or extension token")]
     BadToken,
     /// A send payload or receive buffer lies (partly) in the handle's own buffer region.
     #[error("the buffer overlaps the handle's buffer region")]
     BufferOverlapsRegion,
+    /// A permessage-deflate setting out of range (window bits other than 0 or 8..=15).
+    #[error("invalid permessage-deflate setting")]
+    BadDeflateSetting,
     /// The value buffer of GetGlobalProperty is too small; the needed size was written back.
     #[error("the value buffer is too small")]
     InsufficientBuffer,
@@ -112,7 +116,7 @@ pub enum Error {
     ExtensionNotSupported,
 
     // --- peer violations found while parsing: E_INVALID_PROTOCOL_FORMAT ---------------------
-    /// RSV1, RSV2 or RSV3 set (no extension is in use).
+    /// RSV1, RSV2 or RSV3 set where no negotiated extension allows it.
     #[error("reserved bits set in a frame")]
     ReservedBits,
     /// An opcode reserved by RFC 6455 (0x3-0x7, 0xB-0xF).
@@ -133,6 +137,9 @@ pub enum Error {
     /// A client received a masked frame.
     #[error("masked frame from a server")]
     MaskedFrame,
+    /// Compressed data (permessage-deflate) that does not inflate.
+    #[error("invalid compressed data")]
+    BadCompressedData,
     /// Invalid UTF-8 in a text message or a close reason.
     #[error("invalid UTF-8 in a text message or close reason")]
     InvalidUtf8,
@@ -171,14 +178,17 @@ impl Error {
             | ControlPayloadTooLong
             | ArrayTooSmall
             | BadToken
-            | BufferOverlapsRegion => E_INVALIDARG,
+            | BufferOverlapsRegion
+            | BadDeflateSetting => E_INVALIDARG,
             InsufficientBuffer => E_INSUFFICIENT_BUFFER,
             OutOfMemory => E_OUTOFMEMORY,
             Internal => E_UNEXPECTED,
             InvalidState | UnexpectedContinuation | InterleavedMessage => E_INVALID_PROTOCOL_OPERATION,
             BadHeader(_) | DuplicateHeader(_) | AcceptMismatch | ReservedBits | ReservedOpcode(_)
             | FragmentedControl | ControlFrameTooLong | LengthTopBit | UnmaskedFrame | MaskedFrame
-            | InvalidUtf8 | BadClosePayload | BadCloseCode(_) => E_INVALID_PROTOCOL_FORMAT,
+            | InvalidUtf8 | BadClosePayload | BadCloseCode(_) | BadCompressedData => {
+                E_INVALID_PROTOCOL_FORMAT
+            }
             VersionNotSupported => E_PROTOCOL_VERSION_NOT_SUPPORTED,
             SubprotocolNotSupported => E_SUBPROTOCOL_NOT_SUPPORTED,
             ExtensionNotSupported => E_PROTOCOL_EXTENSIONS_NOT_SUPPORTED,
@@ -200,6 +210,7 @@ impl Error {
             | MaskedFrame
             | BadClosePayload
             | BadCloseCode(_)
+            | BadCompressedData
             | UnexpectedContinuation
             | InterleavedMessage => Some(1002),
             _ => None,

@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 
 /// Largest frame header: 2 + 8 (64-bit length) + 4 (masking key).
 pub const MAX_HEADER_LEN: usize = 14;
+/// The RSV1 bit of a frame's first byte (permessage-deflate: "compressed message").
+pub const RSV1: u8 = 0x40;
 /// Largest payload of a control frame.
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
@@ -142,6 +144,28 @@ impl FrameHeader {
             None
         };
         Ok(Some(FrameHeader { fin, opcode, mask, payload_len, header_len: at }))
+    }
+
+    /// [`decode`](FrameHeader::decode) for a connection that negotiated permessage-deflate:
+    /// RSV1 is allowed on the first frame of a text or binary message (RFC 7692 §6) and
+    /// reported as the second value; on continuation and control frames it stays an error, as
+    /// do RSV2 and RSV3.
+    pub fn decode_rsv1(buf: &[u8]) -> Result<Option<(FrameHeader, bool)>> {
+        let b0 = match buf.first() {
+            Some(b) => *b,
+            None => return Ok(None),
+        };
+        if b0 & 0x40 == 0 {
+            return Ok(FrameHeader::decode(buf)?.map(|h| (h, false)));
+        }
+        if b0 & 0x30 != 0 || !matches!(b0 & 0x0F, 0x1 | 0x2) {
+            return Err(Error::ReservedBits);
+        }
+        let mut copy = [0u8; MAX_HEADER_LEN];
+        let n = buf.len().min(MAX_HEADER_LEN);
+        copy[..n].copy_from_slice(&buf[..n]);
+        copy[0] &= !0x40;
+        Ok(FrameHeader::decode(&copy[..n])?.map(|h| (h, true)))
     }
 
     /// Encodes the header with the shortest length form into `out`, returning its length

@@ -9,6 +9,7 @@
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
+use crate::deflate::{self, DeflateConfig, Negotiated};
 use crate::error::{Error, Result};
 
 /// The GUID that RFC 6455 appends to the key before hashing.
@@ -120,16 +121,23 @@ pub fn verify_request(headers: &[HeaderRef<'_>]) -> Result<Vec<u8>> {
 pub struct Selection {
     /// Index of the selected subprotocol, if any.
     pub subprotocol: Option<usize>,
-    /// Indices of the selected extensions, in the order of the response.
+    /// Indices of the selected extensions, in the order of the response. permessage-deflate
+    /// negotiated by the library itself has the index one past the application's extensions
+    /// (`offered_extensions.len()`).
     pub extensions: Vec<usize>,
+    /// permessage-deflate as agreed, when the library offered it and the server accepted.
+    pub deflate: Option<Negotiated>,
 }
 
-/// Checks a server's 101 response headers (spec §8.3) against what this client sent.
+/// Checks a server's 101 response headers (spec §8.3) against what this client sent. With
+/// `deflate` (the library offered permessage-deflate), the response's permessage-deflate
+/// elements are checked against that offer (RFC 7692) instead of the application's strings.
 pub fn verify_response(
     headers: &[HeaderRef<'_>],
     expected_accept: &str,
     offered_subprotocols: &[String],
     offered_extensions: &[String],
+    deflate: Option<&DeflateConfig>,
 ) -> Result<Selection> {
     if !list_contains(headers, UPGRADE, b"websocket") {
         return Err(Error::BadHeader(UPGRADE));
@@ -155,7 +163,15 @@ pub fn verify_response(
         }
         _ => return Err(Error::SubprotocolNotSupported),
     }
+    let mut deflate_items = Vec::new();
     for item in list_items(headers, SEC_WEBSOCKET_EXTENSIONS) {
+        if deflate.is_some() && deflate::is_deflate_item(item) {
+            if deflate_items.is_empty() {
+                selection.extensions.push(offered_extensions.len());
+            }
+            deflate_items.push(item);
+            continue;
+        }
         let name = extension_name(item);
         let i = offered_extensions
             .iter()
@@ -163,7 +179,29 @@ pub fn verify_response(
             .ok_or(Error::ExtensionNotSupported)?;
         selection.extensions.push(i);
     }
+    if let Some(config) = deflate {
+        selection.deflate = deflate::verify_response(config, &deflate_items)?;
+    }
     Ok(selection)
+}
+
+/// A server's permessage-deflate answer to a request: the first acceptable offer among every
+/// `Sec-WebSocket-Extensions` header of `request` (RFC 7692 §5.1), or None.
+pub fn accept_deflate(request: &[HeaderRef<'_>], config: &DeflateConfig) -> Option<(String, Negotiated)> {
+    let offers: Vec<&[u8]> = list_items(request, SEC_WEBSOCKET_EXTENSIONS)
+        .into_iter()
+        .filter(|i| deflate::is_deflate_item(i))
+        .collect();
+    deflate::accept_offer(config, &offers)
+}
+
+/// Rejects an application extension string named permessage-deflate on a handle where the
+/// library negotiates it.
+pub fn check_not_deflate(extensions: &[String]) -> Result<()> {
+    if extensions.iter().any(|e| deflate::is_deflate_item(e.as_bytes())) {
+        return Err(Error::BadToken);
+    }
+    Ok(())
 }
 
 /// Checks a subprotocol given by the application: a non-empty HTTP token (spec §8.4).
@@ -310,25 +348,28 @@ mod tests {
             h("Sec-WebSocket-Protocol", "SuperChat"),
             h("Sec-WebSocket-Extensions", "bar, permessage-foo; y=2"),
         ];
-        let sel = verify_response(&ok, &accept, &offered, &exts).unwrap();
-        assert_eq!(sel, Selection { subprotocol: Some(1), extensions: vec![1, 0] });
+        let sel = verify_response(&ok, &accept, &offered, &exts, None).unwrap();
+        assert_eq!(sel, Selection { subprotocol: Some(1), extensions: vec![1, 0], deflate: None });
 
         let wrong = [h("Connection", "Upgrade"), h("Upgrade", "websocket"), h("Sec-WebSocket-Accept", "x")];
-        assert_eq!(verify_response(&wrong, &accept, &[], &[]), Err(Error::AcceptMismatch));
+        assert_eq!(verify_response(&wrong, &accept, &[], &[], None), Err(Error::AcceptMismatch));
         let unknown = [
             h("Connection", "Upgrade"),
             h("Upgrade", "websocket"),
             h("Sec-WebSocket-Accept", &accept),
             h("Sec-WebSocket-Protocol", "other"),
         ];
-        assert_eq!(verify_response(&unknown, &accept, &offered, &[]), Err(Error::SubprotocolNotSupported));
+        assert_eq!(
+            verify_response(&unknown, &accept, &offered, &[], None),
+            Err(Error::SubprotocolNotSupported)
+        );
         let ext = [
             h("Connection", "Upgrade"),
             h("Upgrade", "websocket"),
             h("Sec-WebSocket-Accept", &accept),
             h("Sec-WebSocket-Extensions", "baz"),
         ];
-        assert_eq!(verify_response(&ext, &accept, &[], &exts), Err(Error::ExtensionNotSupported));
+        assert_eq!(verify_response(&ext, &accept, &[], &exts, None), Err(Error::ExtensionNotSupported));
     }
 
     #[test]

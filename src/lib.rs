@@ -83,6 +83,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc, missing_docs)]
 
 pub mod config;
+pub mod deflate;
 pub mod error;
 pub mod ffi;
 pub mod frame;

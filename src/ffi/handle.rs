@@ -6,6 +6,7 @@ use super::table::{self, Entry};
 use super::types::*;
 use super::{guard, guard_void, read, read_array, write};
 use crate::config::{self, Config, Property, Role};
+use crate::deflate::DeflateConfig;
 use crate::error::{Error, Result};
 use crate::session::Session;
 use crate::sys::mem::Region;
@@ -16,6 +17,9 @@ use crate::sys::mem::Region;
 /// during the call, except the ALLOCATED_BUFFER memory, which the handle uses until
 /// WebSocketDeleteHandle and never frees. On success `*phWebSocket` receives the handle; it is
 /// written only on success.
+///
+/// Besides the SDK's property types, WEB_SOCKET_PERMESSAGE_DEFLATE_PROPERTY_TYPE (an extension of
+/// this library, not in Windows) opts the handle in to permessage-deflate.
 ///
 /// Errors: E_INVALIDARG for a NULL `phWebSocket`, a NULL array with a non-zero count, an unknown
 /// property type or a value of the wrong size or out of range; E_OUTOFMEMORY.
@@ -137,6 +141,22 @@ unsafe fn read_property(p: &WEB_SOCKET_PROPERTY) -> Result<(Property, Option<*mu
         config::DISABLE_MASKING => (Property::DisableMasking(ulong()? != 0), None),
         config::DISABLE_UTF8_VERIFICATION => (Property::DisableUtf8Verification(ulong()? != 0), None),
         config::KEEPALIVE_INTERVAL => (Property::KeepaliveInterval(ulong()?), None),
+        config::PERMESSAGE_DEFLATE => {
+            if p.ulValueSize as usize != core::mem::size_of::<WEB_SOCKET_DEFLATE_SETTINGS>() {
+                return Err(Error::BadPropertySize(p.Type));
+            }
+            // SAFETY: `pvValue` points at a readable WEB_SOCKET_DEFLATE_SETTINGS (its size was
+            // checked; NULL is checked by `read`, which reads unaligned).
+            let v = unsafe { read(p.pvValue as *const WEB_SOCKET_DEFLATE_SETTINGS) }?;
+            let bits = |n: ULONG| u8::try_from(n).unwrap_or(u8::MAX);
+            let property = Property::PermessageDeflate(DeflateConfig {
+                server_no_context_takeover: v.fServerNoContextTakeover != 0,
+                client_no_context_takeover: v.fClientNoContextTakeover != 0,
+                server_max_window_bits: bits(v.ulServerMaxWindowBits),
+                client_max_window_bits: bits(v.ulClientMaxWindowBits),
+            });
+            (property, None)
+        }
         config::ALLOCATED_BUFFER => {
             // SAFETY: `pvValue` points at a pointer-sized slot (NULL is checked by `read`).
             let pointer = unsafe { read(p.pvValue as *const *mut u8) }?;

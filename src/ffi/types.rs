@@ -164,6 +164,37 @@ pub struct WEB_SOCKET_PROPERTY {
     pub ulValueSize: ULONG,
 }
 
+/// Property type that opts a handle in to permessage-deflate (RFC 7692). NOT in the Windows
+/// SDK: an extension of this library, outside the SDK's property range (0..6); Windows'
+/// websocket.dll rejects it with E_INVALIDARG. `pvValue` points at a
+/// WEB_SOCKET_DEFLATE_SETTINGS and `ulValueSize` is its size (16). Accepted by
+/// WebSocketCreateClientHandle and WebSocketCreateServerHandle.
+pub const WEB_SOCKET_PERMESSAGE_DEFLATE_PROPERTY_TYPE: WEB_SOCKET_PROPERTY_TYPE_VALUE = 0x1000;
+
+/// The value of WEB_SOCKET_PERMESSAGE_DEFLATE_PROPERTY_TYPE (not in the Windows SDK). All zeros
+/// is the usual choice: no context-takeover restrictions, 32 KiB windows. Window bits are 0 (no
+/// limit) or 8..15; anything else is E_INVALIDARG at create time. BOOLs: non-zero is TRUE.
+///
+/// On a client handle the fields shape the offer: `fServerNoContextTakeover` and
+/// `ulServerMaxWindowBits` ask the server; `fClientNoContextTakeover` and
+/// `ulClientMaxWindowBits` restrict the client's own compressor (the offer always carries
+/// `client_max_window_bits`, so a server may lower it). On a server handle they are what the
+/// server requires of every offer it accepts: it resets its compressor per message
+/// (`fServerNoContextTakeover`), compresses with at most 2^ulServerMaxWindowBits bytes of window,
+/// and asks the client for `client_no_context_takeover` / `client_max_window_bits`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WEB_SOCKET_DEFLATE_SETTINGS {
+    /// Server resets its compression context after every message. Default FALSE.
+    pub fServerNoContextTakeover: BOOL,
+    /// Client resets its compression context after every message. Default FALSE.
+    pub fClientNoContextTakeover: BOOL,
+    /// Server's LZ77 window, 2^N bytes: 0 (default: 15, not negotiated) or 8..15.
+    pub ulServerMaxWindowBits: ULONG,
+    /// Client's LZ77 window, 2^N bytes: 0 (default: 15, or what the server asks) or 8..15.
+    pub ulClientMaxWindowBits: ULONG,
+}
+
 /// One HTTP header: byte strings with explicit lengths, no terminator required.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -230,6 +261,7 @@ impl core::fmt::Debug for WEB_SOCKET_BUFFER {
 #[cfg(target_pointer_width = "64")]
 const _: () = {
     assert!(core::mem::size_of::<WEB_SOCKET_PROPERTY>() == 24);
+    assert!(core::mem::size_of::<WEB_SOCKET_DEFLATE_SETTINGS>() == 16);
     assert!(core::mem::size_of::<WEB_SOCKET_HTTP_HEADER>() == 32);
     assert!(core::mem::size_of::<WEB_SOCKET_BUFFER>() == 16);
     assert!(core::mem::align_of::<WEB_SOCKET_BUFFER>() == 8);

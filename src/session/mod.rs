@@ -20,6 +20,7 @@
 //! The two close flags are independent, so the four states are `close_queued` × `close`.
 #![forbid(unsafe_code)]
 
+mod deflate;
 mod fifo;
 mod recv;
 mod send;
@@ -32,6 +33,7 @@ use crate::handshake::{self, Header, HeaderRef, Selection};
 use crate::rng::MaskKeys;
 use crate::sys::mem::{CallerBytes, CallerBytesMut, Region};
 
+use self::deflate::DeflateState;
 use self::recv::RecvSide;
 use self::send::SendSide;
 
@@ -260,6 +262,8 @@ pub struct Session {
     next_token: usize,
     aborted: bool,
     channel: Channel,
+    /// permessage-deflate state; allocated only when the handshake negotiated it.
+    deflate: Option<Box<DeflateState>>,
     send: SendSide,
     recv: RecvSide,
 }
@@ -285,6 +289,7 @@ impl Session {
             next_token,
             aborted: false,
             channel: Channel::Free,
+            deflate: None,
             send: SendSide::new(),
             recv: RecvSide::new(),
         })
@@ -321,6 +326,16 @@ impl Session {
         self.aborted
     }
 
+    /// Whether the handshake negotiated permessage-deflate.
+    pub fn deflate_negotiated(&self) -> bool {
+        self.deflate.is_some()
+    }
+
+    /// Bytes held by the permessage-deflate state (zlib streams and buffers), 0 without it.
+    pub fn deflate_memory(&self) -> usize {
+        self.deflate.as_ref().map_or(0, |d| d.memory())
+    }
+
     // --- handshake -------------------------------------------------------------------------
 
     /// WebSocketBeginClientHandshake with a fresh key from the OS random source.
@@ -347,7 +362,15 @@ impl Session {
             return Err(Error::InvalidState);
         }
         let key = handshake::encode_key(&nonce);
-        let headers = handshake::client_request_headers(&key, &subprotocols, &extensions);
+        let headers = match &self.config.deflate {
+            None => handshake::client_request_headers(&key, &subprotocols, &extensions),
+            Some(d) => {
+                handshake::check_not_deflate(&extensions)?;
+                let mut all = extensions.clone();
+                all.push(crate::deflate::client_offer(d));
+                handshake::client_request_headers(&key, &subprotocols, &all)
+            }
+        };
         self.phase = Phase::ClientHandshaking(Box::new(ClientOffer {
             accept: handshake::accept_for_key(key.as_bytes()),
             subprotocols,
@@ -366,15 +389,22 @@ impl Session {
     ) -> Result<Selection> {
         self.expect_role(Role::Client)?;
         let selection = match &self.phase {
-            Phase::ClientHandshaking(offer) => {
-                handshake::verify_response(response, &offer.accept, &offer.subprotocols, &offer.extensions)?
-            }
+            Phase::ClientHandshaking(offer) => handshake::verify_response(
+                response,
+                &offer.accept,
+                &offer.subprotocols,
+                &offer.extensions,
+                self.config.deflate.as_ref(),
+            )?,
             _ => return Err(Error::InvalidState),
         };
         if let Some(capacity) = extension_capacity {
             if capacity < selection.extensions.len() {
                 return Err(Error::ArrayTooSmall);
             }
+        }
+        if let Some(negotiated) = selection.deflate {
+            self.deflate = Some(DeflateState::new(negotiated)?);
         }
         self.phase = Phase::Open;
         self.open = true;
@@ -395,7 +425,20 @@ impl Session {
         }
         let key = handshake::verify_request(request)?;
         let accept = handshake::accept_for_key(&key);
-        let headers = handshake::server_response_headers(&accept, subprotocol.as_deref(), &extensions);
+        let mut deflate = None;
+        let headers = match &self.config.deflate {
+            None => handshake::server_response_headers(&accept, subprotocol.as_deref(), &extensions),
+            Some(d) => {
+                handshake::check_not_deflate(&extensions)?;
+                let mut all = extensions;
+                if let Some((answer, negotiated)) = handshake::accept_deflate(request, d) {
+                    all.push(answer);
+                    deflate = Some(DeflateState::new(negotiated)?);
+                }
+                handshake::server_response_headers(&accept, subprotocol.as_deref(), &all)
+            }
+        };
+        self.deflate = deflate;
         self.phase = Phase::ServerHandshaking;
         Ok(headers)
     }

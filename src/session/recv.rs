@@ -22,13 +22,13 @@ pub const ABORTED_CLOSE_STATUS: u16 = 1006;
 pub const EMPTY_CLOSE_STATUS: u16 = 1005;
 
 pub(super) struct RecvSide {
-    ops: Fifo<RecvOp>,
+    pub(super) ops: Fifo<RecvOp>,
     out: Option<Outstanding>,
-    start: usize,
-    end: usize,
-    frame: Option<DataFrame>,
-    message: Option<MessageKind>,
-    utf8: Utf8Validator,
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) frame: Option<DataFrame>,
+    pub(super) message: Option<MessageKind>,
+    pub(super) utf8: Utf8Validator,
     close: Option<CloseInfo>,
     /// The payload of the latest ping (its buffer is allocated at the first ping and reused).
     pong: Option<Box<[u8; MAX_CONTROL_PAYLOAD]>>,
@@ -38,20 +38,22 @@ pub(super) struct RecvSide {
     pong_due: bool,
 }
 
-struct RecvOp {
+pub(super) struct RecvOp {
     context: usize,
-    buffer: Option<CallerBytesMut>,
+    pub(super) buffer: Option<CallerBytesMut>,
     cancelled: bool,
 }
 
 /// A data frame whose payload is being delivered.
 #[derive(Clone, Copy)]
-struct DataFrame {
-    remaining: u64,
-    fin: bool,
-    kind: MessageKind,
-    mask: Option<[u8; 4]>,
-    offset: u64,
+pub(super) struct DataFrame {
+    pub(super) remaining: u64,
+    pub(super) fin: bool,
+    pub(super) kind: MessageKind,
+    pub(super) mask: Option<[u8; 4]>,
+    pub(super) offset: u64,
+    /// Part of a permessage-deflate compressed message (see `session::deflate`).
+    pub(super) compressed: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -78,7 +80,7 @@ impl Outstanding {
 }
 
 /// What one parsing step produced.
-enum Step {
+pub(super) enum Step {
     /// More bytes are needed.
     NeedBytes,
     /// A ping was answered by scheduling a pong; look again.
@@ -279,9 +281,17 @@ impl Session {
     fn parse_step(&mut self, limit: Option<usize>) -> Result<Step> {
         loop {
             if let Some(f) = self.recv.frame {
+                if f.compressed {
+                    return self.inflate_data(f, limit);
+                }
                 return self.deliver_data(f, limit);
             }
-            let header = match FrameHeader::decode(self.region.slice(self.recv.start..self.recv.end))? {
+            let bytes = self.region.slice(self.recv.start..self.recv.end);
+            let decoded = match self.deflate {
+                None => FrameHeader::decode(bytes)?.map(|h| (h, false)),
+                Some(_) => FrameHeader::decode_rsv1(bytes)?,
+            };
+            let (header, rsv1) = match decoded {
                 Some(h) => h,
                 None => return Ok(Step::NeedBytes),
             };
@@ -305,6 +315,20 @@ impl Session {
             }
             self.recv.message = Some(kind);
             self.recv.start += header.header_len;
+            if rsv1 || (header.opcode == OpCode::Continuation && self.inflating()) {
+                // permessage-deflate: every frame of the message goes through the inflater,
+                // empty ones included (the last one ends the compressed stream).
+                self.begin_compressed_frame(rsv1);
+                self.recv.frame = Some(DataFrame {
+                    remaining: header.payload_len,
+                    fin: header.fin,
+                    kind,
+                    mask: header.mask,
+                    offset: 0,
+                    compressed: true,
+                });
+                continue;
+            }
             if header.payload_len > 0 {
                 self.recv.frame = Some(DataFrame {
                     remaining: header.payload_len,
@@ -312,6 +336,7 @@ impl Session {
                     kind,
                     mask: header.mask,
                     offset: 0,
+                    compressed: false,
                 });
                 continue;
             }

@@ -69,6 +69,8 @@ struct Frame {
     contiguous: bool,
     /// Nothing of this frame has been acknowledged yet.
     untouched: bool,
+    /// The payload is permessage-deflate output in the deflate state's send buffer.
+    compressed: bool,
     /// Wire message state before this frame, restored if it is cancelled untouched.
     previous_message: Option<MessageKind>,
 }
@@ -117,6 +119,7 @@ impl SendSide {
                 key: None,
                 contiguous: false,
                 untouched: true,
+                compressed: false,
                 previous_message: None,
             },
         }
@@ -283,7 +286,7 @@ impl Session {
     /// needed.
     #[inline(always)]
     fn small_masked_frame(&mut self, out: &mut Action) -> bool {
-        if self.role != Role::Client || self.config.disable_masking {
+        if self.role != Role::Client || self.config.disable_masking || self.deflate.is_some() {
             return false;
         }
         let (ty, context, bytes) = match self.send.ops.front() {
@@ -323,6 +326,7 @@ impl Session {
             key: Some(key),
             contiguous: true,
             untouched: true,
+            compressed: false,
             previous_message,
         };
         if let Some(op) = self.send.ops.front_mut() {
@@ -369,6 +373,40 @@ impl Session {
                         return Ok(false);
                     }
                 };
+                if self.deflate.is_some() {
+                    let len = match self.compress_payload(bytes, ends, mask) {
+                        Ok(len) => len,
+                        Err(e) => {
+                            // The compressor's state is unknown: nothing more can follow.
+                            self.send.broken = true;
+                            return Err(e);
+                        }
+                    };
+                    let h =
+                        FrameHeader { fin: ends, opcode, mask, payload_len: u64::from(len), header_len: 0 };
+                    let header_len = h.encode(&mut header);
+                    if previous_message.is_none() {
+                        header[0] |= frame::RSV1;
+                    }
+                    self.region.slice_mut(c..c + header_len).copy_from_slice(&header[..header_len]);
+                    self.send.wire_message = if ends { None } else { Some(kind) };
+                    self.send.frame = Frame {
+                        header_len: header_len as u32,
+                        header_sent: false,
+                        payload_len: len,
+                        sent: 0,
+                        key: None,
+                        contiguous: false,
+                        untouched: true,
+                        compressed: true,
+                        previous_message,
+                    };
+                    if let Some(op) = self.send.ops.front_mut() {
+                        op.progress = Progress::Framing;
+                    }
+                    self.channel = Channel::UserFrame;
+                    return Ok(true);
+                }
                 self.send.wire_message = if ends { None } else { Some(kind) };
                 let len = bytes.len() as usize;
                 let h = FrameHeader { fin: ends, opcode, mask, payload_len: len as u64, header_len: 0 };
@@ -388,6 +426,7 @@ impl Session {
                     key,
                     contiguous,
                     untouched: true,
+                    compressed: false,
                     previous_message,
                 }
             }
@@ -406,6 +445,7 @@ impl Session {
                     key: None,
                     contiguous: true,
                     untouched: true,
+                    compressed: false,
                     previous_message,
                 }
             }
@@ -480,7 +520,8 @@ impl Session {
             return;
         }
         let f = self.send.frame;
-        let (contiguous, header_len, header_sent, sent, payload_len, key) = (
+        let (compressed, contiguous, header_len, header_sent, sent, payload_len, key) = (
+            f.compressed,
             f.contiguous,
             f.header_len as usize,
             f.header_sent,
@@ -517,6 +558,7 @@ impl Session {
             let fits = |n: usize| total as u64 + n as u64 <= u64::from(u32::MAX);
             if sent < payload_len && action.count < capacity && (key.is_some() || fits(payload_len - sent)) {
                 let (ptr, n) = match key {
+                    None if compressed => (self.compressed_ptr(sent), payload_len - sent),
                     None => (bytes.ptr(sent), payload_len - sent),
                     Some(k) => {
                         let n = (payload_len - sent).min(s.len());
@@ -573,7 +615,7 @@ impl Session {
                         } else {
                             // A short write cancels the operation (spec §9.5.5).
                             done = true;
-                            if f.untouched && transferred == 0 {
+                            if f.untouched && transferred == 0 && !f.compressed {
                                 withdrawn = true;
                                 self.send.wire_message = f.previous_message;
                                 if op.ty == BufferType::Close {

@@ -201,6 +201,13 @@ impl CallerBytesMut {
         self.len == 0
     }
 
+    /// The whole buffer, to write into directly.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: the caller's buffer holds `len` writable bytes per `new`'s contract, and it
+        // never overlaps the handle's own memory.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len as usize) }
+    }
+
     /// Copies `src` (at most `len` bytes) to the start of the buffer and returns its address.
     pub(crate) fn fill(&mut self, src: &[u8]) -> *mut u8 {
         assert!(src.len() <= self.len as usize, "receive buffer overflow");

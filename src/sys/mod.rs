@@ -6,3 +6,4 @@
 pub mod mem;
 pub mod os;
 pub mod simd;
+pub mod zlib;
