@@ -1,7 +1,7 @@
 /*
  * client.c - a WebSocket client on top of websocket.h (libwebsocket.so / websocket.dll).
  *
- *   client [--binary] [--close CODE[:REASON]] [--echo] ws://HOST[:PORT][/PATH] [MESSAGE...]
+ *   client [--binary] [--close CODE[:REASON]] [--echo] [--deflate] ws://HOST[:PORT][/PATH] [MESSAGE...]
  *
  * Connects, performs the opening handshake (WebSocketBeginClientHandshake gives the headers to
  * add to the HTTP request; the 101 status line is checked here; the response headers go to
@@ -56,6 +56,7 @@ struct client {
     net_socket sock;
     struct ws_io io; /* the handle and this client's byte I/O */
     int echo;
+    int deflate; /* --deflate: offer permessage-deflate */
 
     net_mutex send_gate;  /* one send operation at a time */
     net_mutex state;      /* guards close_sent and close_deadline */
@@ -392,11 +393,19 @@ static int handshake(struct client *c, const struct url *u)
         headers[count].ulValueLength = (ULONG)(value_end - value);
         count++;
     }
-    hr = WebSocketEndClientHandshake(c->io.h, headers, count, NULL, NULL, NULL);
-    if (FAILED(hr)) {
-        fprintf(stderr, "client: WebSocketEndClientHandshake rejected the response: 0x%08lx\n",
-                (unsigned long)(ULONG)hr);
-        return -1;
+    {
+        /* With --deflate the library's permessage-deflate has index 0 (no application
+         * extensions were offered); its selection is reported on stderr. */
+        ULONG selected[4], nselected = 4;
+        hr = WebSocketEndClientHandshake(c->io.h, headers, count, selected, &nselected, NULL);
+        if (FAILED(hr)) {
+            fprintf(stderr, "client: WebSocketEndClientHandshake rejected the response: 0x%08lx\n",
+                    (unsigned long)(ULONG)hr);
+            return -1;
+        }
+        if (c->deflate)
+            fprintf(stderr, "client: permessage-deflate %s\n",
+                    nselected == 1 && selected[0] == 0 ? "negotiated" : "not negotiated");
     }
     return 0;
 }
@@ -457,7 +466,9 @@ static void usage(FILE *out)
             "  --close CODE[:REASON] close status and reason to send (default 1000; 1005 sends\n"
             "                        a close frame without payload)\n"
             "  --echo                send nothing; echo every message received until the\n"
-            "                        server closes\n");
+            "                        server closes\n"
+            "  --deflate             offer permessage-deflate (RFC 7692; an extension beyond\n"
+            "                        Windows)\n");
 }
 
 int main(int argc, char **argv)
@@ -472,7 +483,9 @@ int main(int argc, char **argv)
     unsigned long sent = 0;
     unsigned long long deadline;
     ULONG size = BUFFER_SIZE;
-    WEB_SOCKET_PROPERTY props[2];
+    WEB_SOCKET_PROPERTY props[3];
+    WEB_SOCKET_DEFLATE_SETTINGS deflate;
+    int use_deflate = 0;
     net_thread receiver;
     HRESULT hr;
 
@@ -482,6 +495,8 @@ int main(int argc, char **argv)
             type = WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE;
         } else if (strcmp(argv[i], "--echo") == 0) {
             echo = 1;
+        } else if (strcmp(argv[i], "--deflate") == 0) {
+            use_deflate = 1;
         } else if (strcmp(argv[i], "--close") == 0 && i + 1 < argc) {
             char *end;
             unsigned long v = strtoul(argv[++i], &end, 10);
@@ -543,7 +558,12 @@ int main(int argc, char **argv)
     props[1].Type = WEB_SOCKET_SEND_BUFFER_SIZE_PROPERTY_TYPE;
     props[1].pvValue = &size;
     props[1].ulValueSize = sizeof size;
-    hr = WebSocketCreateClientHandle(props, 2, &c->io.h);
+    memset(&deflate, 0, sizeof deflate); /* offer "permessage-deflate; client_max_window_bits" */
+    props[2].Type = WEB_SOCKET_PERMESSAGE_DEFLATE_PROPERTY_TYPE;
+    props[2].pvValue = &deflate;
+    props[2].ulValueSize = sizeof deflate;
+    c->deflate = use_deflate;
+    hr = WebSocketCreateClientHandle(props, use_deflate ? 3 : 2, &c->io.h);
     if (FAILED(hr)) {
         fprintf(stderr, "client: WebSocketCreateClientHandle failed: 0x%08lx\n",
                 (unsigned long)(ULONG)hr);

@@ -1,7 +1,7 @@
 /*
  * echo_server.c - a WebSocket echo server on top of websocket.h (libwebsocket.so / websocket.dll).
  *
- *   echo_server [--addr HOST:PORT] [--max-message BYTES] [--verbose]
+ *   echo_server [--addr HOST:PORT] [--max-message BYTES] [--deflate] [--verbose]
  *
  * One thread per TCP connection. Each thread reads the HTTP request itself, hands the request
  * headers to WebSocketBeginServerHandshake, writes "101 Switching Protocols" with the headers the
@@ -66,7 +66,8 @@ static const char INDEX_HTML[] =
     "</head>\n"
     "<body>\n"
     "<h1>WebSocket echo</h1>\n"
-    "<p>Server: <code id=\"url\"></code> &mdash; status: <span id=\"status\">connecting</span></p>\n"
+    "<p>Server: <code id=\"url\"></code> &mdash; status: <span id=\"status\">connecting</span>"
+    " &mdash; compression: <span id=\"compression\">?</span></p>\n"
     "<form id=\"form\">\n"
     "  <input id=\"message\" autocomplete=\"off\" placeholder=\"Type a message\" autofocus>\n"
     "  <button id=\"send\" type=\"submit\">Send</button>\n"
@@ -89,7 +90,10 @@ static const char INDEX_HTML[] =
     "}\n"
     "const ws = new WebSocket(url);\n"
     "ws.binaryType = 'arraybuffer';\n"
-    "ws.onopen = () => { $('status').textContent = 'open'; };\n"
+    "ws.onopen = () => {\n"
+    "  $('status').textContent = 'open';\n"
+    "  $('compression').textContent = ws.extensions || 'none';\n"
+    "};\n"
     "ws.onerror = () => log('info', 'error');\n"
     "ws.onmessage = (e) => log('echo', typeof e.data === 'string' ? e.data\n"
     "                                  : '[' + e.data.byteLength + ' bytes]');\n"
@@ -122,6 +126,7 @@ static void on_interrupt(void)
 struct server {
     size_t max_message;
     int verbose;
+    int deflate; /* --deflate: negotiate permessage-deflate (an extension beyond Windows) */
     net_mutex lock; /* guards active and next_id */
     int active;     /* connection threads still running */
     int next_id;
@@ -452,7 +457,9 @@ static void handle_connection(struct conn *c)
     WEB_SOCKET_HTTP_HEADER *response = NULL;
     ULONG response_count = 0;
     ULONG rbs = RECEIVE_BUFFER_SIZE;
-    WEB_SOCKET_PROPERTY props[1];
+    WEB_SOCKET_PROPERTY props[2];
+    WEB_SOCKET_DEFLATE_SETTINGS deflate;
+    ULONG nprops = 1;
     HRESULT hr;
     int clean;
 
@@ -483,7 +490,16 @@ static void handle_connection(struct conn *c)
     props[0].Type = WEB_SOCKET_RECEIVE_BUFFER_SIZE_PROPERTY_TYPE;
     props[0].pvValue = &rbs;
     props[0].ulValueSize = sizeof rbs;
-    hr = WebSocketCreateServerHandle(props, 1, &c->io.h);
+    if (c->srv->deflate) {
+        /* Accept the first valid permessage-deflate offer as it is (32 KiB windows, context
+         * takeover unless the client asks otherwise). */
+        memset(&deflate, 0, sizeof deflate);
+        props[1].Type = WEB_SOCKET_PERMESSAGE_DEFLATE_PROPERTY_TYPE;
+        props[1].pvValue = &deflate;
+        props[1].ulValueSize = sizeof deflate;
+        nprops = 2;
+    }
+    hr = WebSocketCreateServerHandle(props, nprops, &c->io.h);
     if (FAILED(hr)) {
         fprintf(stderr, "echo_server: WebSocketCreateServerHandle failed: 0x%08lx\n",
                 (unsigned long)(ULONG)hr);
@@ -491,8 +507,8 @@ static void handle_connection(struct conn *c)
         close_gracefully(c);
         return;
     }
-    /* No subprotocol and no extension is selected (a browser's permessage-deflate offer is
-     * declined by not answering it). */
+    /* No subprotocol and no application extension is selected. Without --deflate a browser's
+     * permessage-deflate offer is declined by not answering it; with it the library answers. */
     hr = WebSocketBeginServerHandshake(c->io.h, NULL, NULL, 0, req.headers, req.count, &response,
                                        &response_count);
     if (FAILED(hr)) {
@@ -555,11 +571,12 @@ static void connection_thread(void *arg)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: echo_server [--addr HOST:PORT] [--max-message BYTES] [--verbose]\n"
+            "usage: echo_server [--addr HOST:PORT] [--max-message BYTES] [--deflate] [--verbose]\n"
             "  --addr HOST:PORT      address to listen on (default " DEFAULT_ADDR
             "; port 0 picks a free port)\n"
             "  --max-message BYTES   longest message echoed; longer ones get close 1009\n"
             "                        (default %u)\n"
+            "  --deflate             negotiate permessage-deflate (RFC 7692) when offered\n"
             "  --verbose             log connections to stderr\n"
             "Prints \"listening on http://HOST:PORT/\" when ready; Ctrl-C stops it.\n",
             DEFAULT_MAX_MESSAGE);
@@ -587,6 +604,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             srv.max_message = (size_t)v;
+        } else if (strcmp(argv[i], "--deflate") == 0) {
+            srv.deflate = 1;
         } else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
             srv.verbose = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -4,13 +4,22 @@
 # URL in a browser: the page sends what you type over a WebSocket and shows the echo; its Close
 # button closes with status 1000 and the reason you typed.
 #
-#   scripts/demo.sh [HOST:PORT]        (default 127.0.0.1:9001; Ctrl-C stops the server)
+#   scripts/demo.sh [--deflate] [HOST:PORT]   (default 127.0.0.1:9001; Ctrl-C stops the server)
+#
+# The page shows whether its connection is compressed: with --deflate the server negotiates
+# permessage-deflate, which browsers offer by default ("compression: permessage-deflate");
+# without it, "compression: none".
 #
 # Other ways to talk to the server while it runs:
 #   examples/build/client ws://127.0.0.1:9001/ hello world
 #   python3 examples/python/ws_client.py ws://127.0.0.1:9001/ hello
 set -euo pipefail
 cd "$(dirname "$0")/.."
+deflate=()
+if [[ ${1:-} == --deflate ]]; then
+  deflate=(--deflate)
+  shift
+fi
 addr=${1:-127.0.0.1:9001}
 
 # A C compiler and make (Debian packages, installed when missing); Rust comes from rustup.
@@ -24,4 +33,4 @@ if [[ $addr == *:0 ]]; then
 else
   echo "demo: open http://$addr/ in a browser (Ctrl-C to stop)"
 fi
-exec examples/build/echo_server --addr "$addr" --verbose
+exec examples/build/echo_server --addr "$addr" --verbose "${deflate[@]}"

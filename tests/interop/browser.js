@@ -1,6 +1,9 @@
 // Our echo server against headless Chromium's WebSocket, driven by playwright-core.
 //
-//   node browser.js LABEL http://127.0.0.1:PORT/ SCREENSHOT.png
+//   node browser.js LABEL http://127.0.0.1:PORT/ SCREENSHOT.png [--deflate]
+//
+// With --deflate (the server runs with --deflate) the page's connections must have negotiated
+// permessage-deflate, which Chromium offers by default; without it, none.
 //
 // The browser loads the demo page served by the echo server itself; the WebSocket cases run in
 // that page (same origin, ws://<same host>/). Then the screenshot case types a message on the
@@ -13,6 +16,7 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 const [label, pageUrl, screenshot] = process.argv.slice(2);
+const deflate = process.argv.includes('--deflate');
 const prefix = `chromium->${label}`;
 const TIMEOUT = 120000;
 let failed = 0;
@@ -169,6 +173,9 @@ async function main() {
     await run('demo page: type, send, echo shown, screenshot', async () => {
       await demo.goto(pageUrl);
       await demo.waitForFunction(() => document.getElementById('status').textContent === 'open', null, { timeout: 30000 });
+      const compression = await demo.textContent('#compression');
+      const want = deflate ? /^permessage-deflate/ : /^none$/;
+      if (!want.test(compression)) throw new Error(`demo page shows compression ${JSON.stringify(compression)}`);
       const text = 'Hello from Chromium ✓ ' + Date.now();
       await demo.fill('#message', text);
       await demo.click('#send');

@@ -130,6 +130,15 @@ if start_server c-echo-server examples/build/echo_server; then
 fi
 driver lifecycle-c 300 "$PY" "$HERE/server_lifecycle.py" c "$LOG/lifecycle-c.log" -- examples/build/echo_server
 
+echo "=== permessage-deflate: C echo server --deflate against websockets, ws, Chromium, raw sockets"
+if start_server c-echo-server-deflate examples/build/echo_server --deflate; then
+  driver deflate-websockets-c 600 "$PY" "$HERE/deflate_websockets.py" server "$WS"
+  driver deflate-ws-c 600 node "$HERE/deflate_ws.js" "$WS"
+  driver deflate-chromium-c 600 node "$HERE/browser.js" c-deflate "$URL" "$OUT/demo-deflate.png" --deflate
+  stop_server c-echo-server-deflate
+fi
+driver deflate-c-client 300 "$PY" "$HERE/deflate_websockets.py" client examples/build/client
+
 echo "=== C echo server (debug library) against websockets, raw sockets"
 if start_server c-echo-server-debug examples/build/debug/echo_server; then
   driver websockets-c-debug 600 "$PY" "$HERE/server_websockets.py" c-debug "$WS" --quick
