@@ -1,5 +1,5 @@
 """The conformance cases, numbered after the public Autobahn|Testsuite case list (sections 1-7,
-9 and 10: the base protocol; 12/13 are permessage-deflate, which the library does not do).
+9 and 10: the base protocol; sections 12/13, permessage-deflate, are in deflate_cases.py).
 
 Written from scratch from the public case descriptions. Every case states its rule:
 

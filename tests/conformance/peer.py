@@ -24,6 +24,7 @@ import random
 import socket
 import threading
 import time
+import zlib
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -95,6 +96,41 @@ class HandshakeError(Exception):
     pass
 
 
+TAIL = b"\x00\x00\xff\xff"
+
+
+class Pmd:
+    """Our side of a negotiated permessage-deflate (RFC 7692): we compress with a window of
+    2^send_bits (zlib's raw mode has no 8: 9 never emits a distance over 250) and inflate with
+    exactly 2^recv_bits, so a testee that exceeds the window it agreed to fails to inflate.
+    send_reset / recv_reset: no context takeover on our side / on the testee's side."""
+
+    def __init__(self, send_bits=15, send_reset=False, recv_bits=15, recv_reset=False):
+        self.send_bits, self.send_reset = send_bits, send_reset
+        self.recv_bits, self.recv_reset = recv_bits, recv_reset
+        self._c = self._compressor()
+        self._d = zlib.decompressobj(-recv_bits)
+
+    def _compressor(self):
+        return zlib.compressobj(6, zlib.DEFLATED, -max(9, self.send_bits))
+
+    def compress(self, data):
+        out = self._c.compress(data) + self._c.flush(zlib.Z_SYNC_FLUSH)
+        if out.endswith(TAIL):
+            out = out[:-4]
+        if self.send_reset:
+            self._c = self._compressor()
+        return out or b"\x00"
+
+    def decompress(self, data):
+        out = self._d.decompress(data + TAIL)
+        if self._d.unconsumed_tail:
+            raise zlib.error("output left")
+        if self.recv_reset or self._d.eof:
+            self._d = zlib.decompressobj(-self.recv_bits)
+        return out
+
+
 class Peer:
     """One WebSocket connection driven at the byte level.
 
@@ -102,9 +138,11 @@ class Peer:
     the server (we do not mask, the testee must).
     """
 
-    def __init__(self, sock, is_client, leftover=b""):
+    def __init__(self, sock, is_client, leftover=b"", pmd=None):
         self.sock = sock
         self.is_client = is_client
+        self.pmd = pmd                  # Pmd when permessage-deflate was negotiated
+        self._msg_compressed = False
         self.cond = threading.Condition()
         self.events = []
         self.violations = []
@@ -206,7 +244,8 @@ class Peer:
             self._violation("server sent a masked frame")
         if not self.is_client and not masked:
             self._violation("client sent an unmasked frame")
-        if rsv:
+        compressed = (rsv == 4 and self.pmd is not None and opcode in (OP_TEXT, OP_BINARY))
+        if rsv and not compressed:
             self._violation("frame with RSV bits %d" % rsv)
         if opcode not in KNOWN_OPS:
             self._violation("frame with reserved opcode %d" % opcode)
@@ -232,9 +271,18 @@ class Peer:
                 self._violation("new data frame inside a fragmented message")
             self._msg_op = opcode
             self._msg_parts = []
+            self._msg_compressed = compressed
         self._msg_parts.append(payload)
         if fin:
             data = b"".join(self._msg_parts)
+            if self._msg_compressed:
+                try:
+                    data = self.pmd.decompress(data)
+                except zlib.error as e:
+                    self._violation("compressed message does not inflate with a window of "
+                                    "2^%d: %s" % (self.pmd.recv_bits, e))
+                    self._msg_op = None
+                    return
             kind = "text" if self._msg_op == OP_TEXT else "binary"
             if kind == "text":
                 try:
@@ -316,12 +364,16 @@ class Peer:
         """The frames of one message; frag_size splits it into frames of that many bytes."""
         op = OP_BINARY if binary else OP_TEXT
         payload = bytes(payload)
+        rsv = 0
+        if self.pmd is not None:  # compress the message, then split the compressed bytes
+            payload, rsv = self.pmd.compress(payload), 4
         if not frag_size or len(payload) <= frag_size:
-            return [self.frame(op, payload)]
+            return [self.frame(op, payload, rsv=rsv)]
         frames = []
         for i in range(0, len(payload), frag_size):
             last = i + frag_size >= len(payload)
-            frames.append(self.frame(op if i == 0 else OP_CONT, payload[i:i + frag_size], fin=last))
+            frames.append(self.frame(op if i == 0 else OP_CONT, payload[i:i + frag_size], fin=last,
+                                     rsv=rsv if i == 0 else 0))
         return frames
 
     def send_message(self, payload, binary=False, frag_size=None, chop=None, sync=False):
@@ -409,14 +461,18 @@ def _tokens(value):
     return [t.strip().lower() for t in (value or "").split(",") if t.strip()]
 
 
-def client_connect(host, port, path="/", timeout=10.0):
-    """Connects to a WebSocket server and performs the client handshake. Returns a Peer."""
+def client_connect(host, port, path="/", timeout=10.0, offer=None, negotiate=None):
+    """Connects to a WebSocket server and performs the client handshake. Returns a Peer.
+    offer: a Sec-WebSocket-Extensions value to send; negotiate(response value or None) returns
+    the Peer's Pmd (or None) and raises HandshakeError for a response the offer does not allow."""
     sock = socket.create_connection((host, port), timeout=timeout)
     try:
         key = base64.b64encode(os.urandom(16)).decode("ascii")
         request = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n" % (path, host, port, key))
+                   "Sec-WebSocket-Version: 13\r\n%s\r\n"
+                   % (path, host, port, key,
+                      "Sec-WebSocket-Extensions: %s\r\n" % offer if offer else ""))
         sock.sendall(request.encode("ascii"))
         head, rest = _read_head(sock, timeout)
         lines = head.split("\r\n")
@@ -431,16 +487,23 @@ def client_connect(host, port, path="/", timeout=10.0):
         if headers.get("sec-websocket-accept") != accept_key(key):
             raise HandshakeError("wrong Sec-WebSocket-Accept %r"
                                  % headers.get("sec-websocket-accept"))
-        if headers.get("sec-websocket-extensions") or headers.get("sec-websocket-protocol"):
-            raise HandshakeError("server selected an extension or subprotocol we did not offer")
+        pmd = None
+        if offer is not None:
+            pmd = negotiate(headers.get("sec-websocket-extensions"))
+        elif headers.get("sec-websocket-extensions"):
+            raise HandshakeError("server selected an extension we did not offer")
+        if headers.get("sec-websocket-protocol"):
+            raise HandshakeError("server selected a subprotocol we did not offer")
     except BaseException:
         sock.close()
         raise
-    return Peer(sock, is_client=True, leftover=rest)
+    return Peer(sock, is_client=True, leftover=rest, pmd=pmd)
 
 
-def server_accept(listener, timeout=10.0):
-    """Accepts one connection and performs the server handshake. Returns (Peer, path)."""
+def server_accept(listener, timeout=10.0, answer=None):
+    """Accepts one connection and performs the server handshake. Returns (Peer, path).
+    answer(request's Sec-WebSocket-Extensions value or None) returns (response value, Pmd) or
+    (None, None) to decline."""
     listener.settimeout(timeout)
     try:
         sock, _ = listener.accept()
@@ -472,10 +535,14 @@ def server_accept(listener, timeout=10.0):
             sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
                          b"Connection: close\r\n\r\n")
             raise HandshakeError("bad upgrade request: " + "; ".join(problems))
+        ext, pmd = (None, None)
+        if answer is not None:
+            ext, pmd = answer(headers.get("sec-websocket-extensions"))
         response = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept_key(key))
+                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n"
+                    % (accept_key(key), "Sec-WebSocket-Extensions: %s\r\n" % ext if ext else ""))
         sock.sendall(response.encode("ascii"))
     except BaseException:
         sock.close()
         raise
-    return Peer(sock, is_client=False, leftover=rest), parts[1]
+    return Peer(sock, is_client=False, leftover=rest, pmd=pmd), parts[1]

@@ -27,6 +27,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import cases as C  # noqa: E402
+import deflate_cases  # noqa: E402,F401  (registers sections 12 and 13)
 from peer import (HandshakeError, client_connect, close_code_valid_on_wire,  # noqa: E402
                   server_accept)
 
@@ -184,8 +185,9 @@ class Result:
         return "%s/%s" % (self.role, self.case.id)
 
 
-def start_echo_server(bin_dir, log):
-    proc = subprocess.Popen([os.path.join(bin_dir, "echo_server"), "--addr", "127.0.0.1:0"],
+def start_echo_server(bin_dir, log, extra=()):
+    proc = subprocess.Popen([os.path.join(bin_dir, "echo_server"), "--addr", "127.0.0.1:0"]
+                            + list(extra),
                             stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
     line = proc.stdout.readline().decode("utf-8", "replace")
     m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
@@ -206,15 +208,35 @@ def stop_process(proc, sig=signal.SIGTERM, wait=8.0):
         return proc.wait(5)
 
 
+def not_negotiated(case, peer, outcome, detail):
+    """A permessage-deflate case whose connection did not negotiate it: UNIMPLEMENTED."""
+    if getattr(case, "deflate", None) is not None and peer.pmd is None:
+        return C.UNIMPLEMENTED, "permessage-deflate not negotiated; " + detail
+    return outcome, detail
+
+
 def run_server_role(selected, bin_dir, log, progress):
+    """Sections 12/13 (permessage-deflate) run against a second echo_server with --deflate."""
     results = []
-    proc, port = start_echo_server(bin_dir, log)
+    servers = {}
+
+    def server(deflate):
+        if deflate not in servers or servers[deflate][0].poll() is not None:
+            servers[deflate] = start_echo_server(bin_dir, log, ["--deflate"] if deflate else [])
+        return servers[deflate]
+
     try:
         for case in selected:
             t0 = time.monotonic()
             close = ""
+            deflate = getattr(case, "deflate", None)
+            proc, port = server(deflate is not None)
             try:
-                peer = client_connect("127.0.0.1", port, "/" + case.id, timeout=10.0)
+                if deflate is None:
+                    peer = client_connect("127.0.0.1", port, "/" + case.id, timeout=10.0)
+                else:
+                    peer = client_connect("127.0.0.1", port, "/" + case.id, timeout=10.0,
+                                          offer=deflate.offer, negotiate=deflate.negotiate)
             except (OSError, HandshakeError) as e:
                 outcome, detail = C.FAILED, "handshake failed: %s" % e
             else:
@@ -223,19 +245,20 @@ def run_server_role(selected, bin_dir, log, progress):
                 close = close_story(peer, "server")
                 if error:
                     outcome, detail = C.FAILED, error
+                outcome, detail = not_negotiated(case, peer, outcome, detail)
             if proc.poll() is not None:
                 outcome = C.FAILED
                 detail = ("echo_server exited with status %s during this case; restarted. "
                           % proc.returncode) + detail
-                proc, port = start_echo_server(bin_dir, log)
             results.append(Result("server", case, outcome, detail, close,
                                   time.monotonic() - t0))
             progress(results[-1])
     finally:
-        code = stop_process(proc)
-        if code not in (0, None):
-            print("warning: echo_server exited with status %s at shutdown" % code,
-                  file=sys.stderr)
+        for proc, _ in servers.values():
+            code = stop_process(proc)
+            if code not in (0, None):
+                print("warning: echo_server exited with status %s at shutdown" % code,
+                      file=sys.stderr)
     return results
 
 
@@ -252,12 +275,15 @@ def run_client_role(selected, bin_dir, log, progress):
             t0 = time.monotonic()
             close = ""
             errf = tempfile.TemporaryFile()
-            proc = subprocess.Popen([client, "--echo", "ws://127.0.0.1:%d/%s" % (port, case.id)],
+            deflate = getattr(case, "deflate", None)
+            flags = ["--echo"] + (["--deflate"] if deflate is not None else [])
+            proc = subprocess.Popen([client] + flags + ["ws://127.0.0.1:%d/%s" % (port, case.id)],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=errf)
             try:
                 try:
-                    peer, path = server_accept(listener, timeout=10.0)
+                    peer, path = server_accept(listener, timeout=10.0,
+                                               answer=deflate.answer if deflate else None)
                 except (OSError, HandshakeError) as e:
                     outcome, detail = C.FAILED, "handshake failed: %s" % e
                 else:
@@ -270,6 +296,7 @@ def run_client_role(selected, bin_dir, log, progress):
                         close = close_story(peer, "client")
                         if error:
                             outcome, detail = C.FAILED, error
+                        outcome, detail = not_negotiated(case, peer, outcome, detail)
                 try:
                     status = proc.wait(10)
                 except subprocess.TimeoutExpired:
@@ -323,7 +350,7 @@ def write_results(path, results, expected, elapsed):
     roles = [r for r in ("server", "client") if any(x.role == r for x in results)]
     table = summary_rows(results)
     lines = ["# WebSocket conformance results", "",
-             "Autobahn|Testsuite-style cases (sections 1-7, 9 scaled, 10), run by "
+             "Autobahn|Testsuite-style cases (sections 1-7, 9 scaled, 10, 12-13 with --deflate), run by "
              "`tests/conformance/run.sh`; rules in `tests/conformance/cases.py`, grading and "
              "justifications in `tests/conformance/NOTES.md`.", "",
              "* server role: our raw peer against `examples/build/echo_server`",
