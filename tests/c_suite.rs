@@ -153,6 +153,7 @@ c_programs! {
     gcc_misuse, gxx_misuse => "misuse";
     gcc_frames, gxx_frames => "frames";
     gcc_pair, gxx_pair => "pair";
+    gcc_deflate, gxx_deflate => "deflate";
 }
 
 #[test]

@@ -512,6 +512,7 @@ fn bomb(total: usize) -> Vec<u8> {
 #[test]
 fn an_inflate_bomb_is_delivered_in_bounded_chunks_with_bounded_memory() {
     const TOTAL: usize = 1 << 30; // 1 GiB from about 1 MiB on the wire
+    static ZEROS: [u8; 65_536] = [0; 65_536];
     let wire = bomb(TOTAL);
     assert!(wire.len() < 1_100_000, "{}", wire.len());
     let s = settings(false, false, 0, 0);
@@ -536,7 +537,7 @@ fn an_inflate_bomb_is_delivered_in_bounded_chunks_with_bounded_memory() {
             INDICATE_RECEIVE_COMPLETE => {
                 let (p, n) = a.buffers[0].bytes();
                 let bytes = unsafe { std::slice::from_raw_parts(p, n as usize) };
-                assert!(bytes.iter().all(|b| *b == 0));
+                assert!(bytes == &ZEROS[..bytes.len()], "inflated bytes are the zeros sent");
                 total += n as usize;
                 chunks += 1;
                 largest = largest.max(n as usize);
@@ -558,6 +559,7 @@ fn an_inflate_bomb_is_delivered_in_bounded_chunks_with_bounded_memory() {
     // 4 KiB receive area, far below 1 MiB (the input queue was allocated before `base`).
     TRACKING.with(|t| t.set(false));
     let extra = PEAK.load(Ordering::Relaxed);
+    eprintln!("peak extra heap while inflating 1 GiB: {extra} B");
     assert!(extra > 32 * 1024, "the inflater's window was counted: {extra}");
     assert!(extra < 128 * 1024, "peak extra heap {extra}");
 }
@@ -599,4 +601,57 @@ fn a_caller_receive_buffer_gets_inflated_data_directly_in_its_size() {
         }
     }
     assert_eq!(got, payload);
+}
+
+/// Heap held by one handle (tracked on this thread), after the handshake and after one
+/// compressed message each way, for a 32 KiB and a 512-byte compression window.
+fn heap_of_handle(server_window: u32, compress: bool) -> (isize, isize) {
+    let none = settings(false, false, server_window, 0);
+    TRACKING.with(|t| t.set(true));
+    LIVE.store(0, Ordering::Relaxed);
+    let (c, s) = pair(&settings(false, false, 0, 0), &none, 4096);
+    let after_handshake = LIVE.load(Ordering::Relaxed);
+    if compress {
+        let payload = text_payload(4096);
+        assert_eq!(s.send(UTF8_MESSAGE, &payload, 1), 0);
+        let (wire, _) = s.drain_send(SEND, 2);
+        assert_eq!(receive_all(&c, &wire, usize::MAX), Ok(Event::Message(UTF8_MESSAGE, payload.clone())));
+        assert_eq!(c.send(UTF8_MESSAGE, &payload, 1), 0);
+        let (wire, _) = c.drain_send(SEND, 2);
+        assert_eq!(receive_all(&s, &wire, usize::MAX), Ok(Event::Message(UTF8_MESSAGE, payload)));
+    }
+    let after_messages = LIVE.load(Ordering::Relaxed);
+    drop(c);
+    drop(s);
+    let leaked = LIVE.load(Ordering::Relaxed);
+    TRACKING.with(|t| t.set(false));
+    assert!(leaked <= 0, "everything is freed with the handles: {leaked}");
+    (after_handshake, after_messages)
+}
+
+#[test]
+fn deflate_memory_per_handle() {
+    // Both handles together (client + server), header arrays included. A first pair, not
+    // counted, allocates the handle table's first chunk.
+    drop(open_pair(&[], &[]));
+    let (plain_pair, _) = {
+        TRACKING.with(|t| t.set(true));
+        LIVE.store(0, Ordering::Relaxed);
+        let (c, s) = open_pair(&[], &[]);
+        let v = LIVE.load(Ordering::Relaxed);
+        drop((c, s));
+        TRACKING.with(|t| t.set(false));
+        (v, 0)
+    };
+    let (hs15, msg15) = heap_of_handle(0, true);
+    let (_, msg9) = heap_of_handle(9, true);
+    eprintln!(
+        "heap of a client+server pair: plain {plain_pair} B; deflate after handshake {hs15} B; \
+         after one 4 KiB message each way {msg15} B (server window 15), {msg9} B (server window 9)"
+    );
+    // Negotiation allocates only the small state; zlib's streams come with the first message.
+    assert!(hs15 - plain_pair < 1024, "{hs15} vs {plain_pair}");
+    // Two compressors (~260 KiB each at window 15) and two inflaters (~40 KiB) plus buffers.
+    assert!(msg15 - plain_pair > 500 * 1024 && msg15 - plain_pair < 700 * 1024, "{msg15}");
+    assert!(msg9 < msg15, "a smaller window takes less memory: {msg9} vs {msg15}");
 }

@@ -7,7 +7,8 @@ mirrored and their layout asserted (spec §1-§3), and then: the handshake (Micr
 the RFC 6455 key vector, .NET's fake request and version probe, negotiation), a client/server
 pair exchanging text and binary messages, fragments, pings, pongs and closes, and the misuse
 matrix (NULL pointers, bad handles, double delete, wrong state, bad properties,
-GetGlobalProperty).
+GetGlobalProperty), and permessage-deflate enabled through its property (an extension of this
+library beyond the SDK).
 
 Run: python3 -m unittest -v tests/python/test_ctypes.py
 """
@@ -847,6 +848,91 @@ class TestConcurrency(PairTestCase):
 
 
 # ---- misuse ------------------------------------------------------------------------------------------
+
+
+# ---- permessage-deflate (not in the SDK: WEB_SOCKET_PERMESSAGE_DEFLATE_PROPERTY_TYPE) ----------
+
+PERMESSAGE_DEFLATE_PROPERTY_TYPE = 0x1000
+
+
+class WEB_SOCKET_DEFLATE_SETTINGS(ctypes.Structure):
+    _fields_ = [("fServerNoContextTakeover", c_int32), ("fClientNoContextTakeover", c_int32),
+                ("ulServerMaxWindowBits", ULONG), ("ulClientMaxWindowBits", ULONG)]
+
+
+def deflate_property(settings):
+    prop = WEB_SOCKET_PROPERTY(PERMESSAGE_DEFLATE_PROPERTY_TYPE, ctypes.addressof(settings),
+                               sizeof(settings))
+    prop._keep = settings
+    return prop
+
+
+class TestDeflate(unittest.TestCase):
+    def open(self, client_settings, server_settings):
+        self.client_h = new_client([deflate_property(client_settings)])
+        self.server_h = new_server([deflate_property(server_settings)])
+        self.request, self.response = handshake(self.client_h, self.server_h)
+        self.c2s, self.s2c = Fifo(), Fifo()
+        self.client = Peer(self, self.client_h, self.s2c, self.c2s)
+        self.server = Peer(self, self.server_h, self.c2s, self.s2c)
+
+    def tearDown(self):
+        if hasattr(self, "client_h"):
+            DeleteHandle(self.client_h)
+            DeleteHandle(self.server_h)
+
+    def test_layout(self):
+        self.assertEqual(sizeof(WEB_SOCKET_DEFLATE_SETTINGS), 16)
+
+    def test_negotiated_and_compressed(self):
+        self.open(WEB_SOCKET_DEFLATE_SETTINGS(), WEB_SOCKET_DEFLATE_SETTINGS())
+        self.assertIn((b"Sec-WebSocket-Extensions", b"permessage-deflate; client_max_window_bits"),
+                      self.request)
+        self.assertIn((b"Sec-WebSocket-Extensions", b"permessage-deflate"), self.response)
+        # RFC 7692 7.2.3.1 and 7.2.3.2: "Hello" twice with the shared window.
+        self.server.send(UTF8_MESSAGE, b"Hello")
+        self.assertEqual(self.s2c.peek(), bytes.fromhex("c107f248cdc9c90700"))
+        self.assertEqual(self.client.receive_message()[:2], (UTF8_MESSAGE, b"Hello"))
+        self.server.send(UTF8_MESSAGE, b"Hello")
+        self.assertEqual(self.s2c.peek(), bytes.fromhex("c105f2001100 00".replace(" ", "")))
+        self.assertEqual(self.client.receive_message()[:2], (UTF8_MESSAGE, b"Hello"))
+        for size in (0, 1, 4096, 1 << 20):
+            payload = text_payload(size)
+            self.client.send(UTF8_MESSAGE, payload)
+            wire = self.c2s.peek()
+            self.assertEqual(wire[0], 0xC1)
+            if size >= 4096:
+                self.assertLess(len(wire), size // 2)
+            kind, data, pieces = self.server.receive_message()
+            self.assertEqual((kind, data), (UTF8_MESSAGE, payload))
+            if size > 4096:
+                self.assertGreater(pieces, 1)  # delivered in receive-buffer-sized pieces
+
+    def test_window_and_context_parameters(self):
+        c = WEB_SOCKET_DEFLATE_SETTINGS(1, 0, 9, 0)
+        s = WEB_SOCKET_DEFLATE_SETTINGS(0, 1, 0, 8)
+        self.open(c, s)
+        self.assertIn((b"Sec-WebSocket-Extensions",
+                       b"permessage-deflate; client_max_window_bits; server_max_window_bits=9; "
+                       b"server_no_context_takeover"), self.request)
+        self.assertIn((b"Sec-WebSocket-Extensions",
+                       b"permessage-deflate; server_no_context_takeover; server_max_window_bits=9; "
+                       b"client_no_context_takeover; client_max_window_bits=8"), self.response)
+        for _ in range(2):  # no context takeover: the same bytes twice
+            self.server.send(UTF8_MESSAGE, b"Hello")
+            self.assertEqual(self.s2c.peek(), bytes.fromhex("c107f248cdc9c90700"))
+            self.assertEqual(self.client.receive_message()[:2], (UTF8_MESSAGE, b"Hello"))
+
+    def test_bad_settings_are_invalid_arguments(self):
+        for bad in (WEB_SOCKET_DEFLATE_SETTINGS(0, 0, 7, 0), WEB_SOCKET_DEFLATE_SETTINGS(0, 0, 0, 16)):
+            arr, n = props_array([deflate_property(bad)])
+            h = WEB_SOCKET_HANDLE()
+            self.assertEqual(CreateClientHandle(arr, n, byref(h)), E_INVALIDARG)
+            self.assertEqual(CreateServerHandle(arr, n, byref(h)), E_INVALIDARG)
+        short = deflate_property(WEB_SOCKET_DEFLATE_SETTINGS())
+        short.ulValueSize = 12
+        arr, n = props_array([short])
+        self.assertEqual(CreateServerHandle(arr, n, byref(WEB_SOCKET_HANDLE())), E_INVALIDARG)
 
 
 class TestMisuse(unittest.TestCase):

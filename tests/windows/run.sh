@@ -195,7 +195,7 @@ arch_suite() {
 
   echo "=== windows/$arch: tests/windows ($(elapsed))"
   local prog
-  for prog in layout handshake exchange misuse threads global; do
+  for prog in layout handshake exchange misuse threads global deflate; do
     compile_and_run "$arch" "$arch/win/$prog" "$prog" implib "$ROOT/tests/windows/$prog.c"
     compile_and_run "$arch" "$arch/win/$prog-dyn" "$prog-dyn" loader "$ROOT/tests/windows/$prog.c"
   done
