@@ -9,7 +9,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ptr;
-use std::sync::atomic::{AtomicIsize, Ordering};
 
 use common::*;
 use websocket::ffi::*;
@@ -18,30 +17,50 @@ use websocket::sys::zlib::Deflater;
 /// Counts the heap bytes allocated and freed by the thread that set TRACKING, to bound what the
 /// library holds while inflating (other tests run on other threads).
 struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
 thread_local! {
     static TRACKING: Cell<bool> = const { Cell::new(false) };
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
 }
 
-fn tracking() -> bool {
-    TRACKING.try_with(|t| t.get()).unwrap_or(false)
+fn count(delta: isize) {
+    if TRACKING.try_with(|t| t.get()).unwrap_or(false) {
+        let _ = LIVE.try_with(|live| {
+            let now = live.get() + delta;
+            live.set(now);
+            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+        });
+    }
+}
+
+/// Starts counting this thread's heap from zero.
+fn track() {
+    LIVE.with(|l| l.set(0));
+    PEAK.with(|p| p.set(0));
+    TRACKING.with(|t| t.set(true));
+}
+
+/// Stops counting; returns (live, peak) bytes since `track`.
+fn untrack() -> (isize, isize) {
+    TRACKING.with(|t| t.set(false));
+    (LIVE.with(|l| l.get()), PEAK.with(|p| p.get()))
+}
+
+fn live() -> isize {
+    LIVE.with(|l| l.get())
 }
 
 // SAFETY: forwards to the system allocator, only adding counters.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(l) };
-        if !p.is_null() && tracking() {
-            let now = LIVE.fetch_add(l.size() as isize, Ordering::Relaxed) + l.size() as isize;
-            PEAK.fetch_max(now, Ordering::Relaxed);
+        if !p.is_null() {
+            count(l.size() as isize);
         }
         p
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        if tracking() {
-            LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        }
+        count(-(l.size() as isize));
         unsafe { System.dealloc(p, l) }
     }
 }
@@ -519,7 +538,7 @@ fn an_inflate_bomb_is_delivered_in_bounded_chunks_with_bounded_memory() {
     let (c, _, hr, _) = client_with_response(&[deflate_prop(&s)], &[], Some("permessage-deflate"));
     assert_eq!(hr, 0);
     let mut input: VecDeque<u8> = wire.into_iter().collect();
-    TRACKING.with(|t| t.set(true));
+    track();
     let (mut total, mut chunks, mut largest) = (0usize, 0usize, 0usize);
     assert_eq!(c.receive(1), 0);
     loop {
@@ -557,8 +576,7 @@ fn an_inflate_bomb_is_delivered_in_bounded_chunks_with_bounded_memory() {
     assert!(chunks >= TOTAL / 4096);
     // The library's extra memory while inflating: zlib's inflate state and window plus the
     // 4 KiB receive area, far below 1 MiB (the input queue was allocated before `base`).
-    TRACKING.with(|t| t.set(false));
-    let extra = PEAK.load(Ordering::Relaxed);
+    let (_, extra) = untrack();
     eprintln!("peak extra heap while inflating 1 GiB: {extra} B");
     assert!(extra > 32 * 1024, "the inflater's window was counted: {extra}");
     assert!(extra < 128 * 1024, "peak extra heap {extra}");
@@ -607,10 +625,9 @@ fn a_caller_receive_buffer_gets_inflated_data_directly_in_its_size() {
 /// compressed message each way, for a 32 KiB and a 512-byte compression window.
 fn heap_of_handle(server_window: u32, compress: bool) -> (isize, isize) {
     let none = settings(false, false, server_window, 0);
-    TRACKING.with(|t| t.set(true));
-    LIVE.store(0, Ordering::Relaxed);
+    track();
     let (c, s) = pair(&settings(false, false, 0, 0), &none, 4096);
-    let after_handshake = LIVE.load(Ordering::Relaxed);
+    let after_handshake = live();
     if compress {
         let payload = text_payload(4096);
         assert_eq!(s.send(UTF8_MESSAGE, &payload, 1), 0);
@@ -620,11 +637,10 @@ fn heap_of_handle(server_window: u32, compress: bool) -> (isize, isize) {
         let (wire, _) = c.drain_send(SEND, 2);
         assert_eq!(receive_all(&s, &wire, usize::MAX), Ok(Event::Message(UTF8_MESSAGE, payload)));
     }
-    let after_messages = LIVE.load(Ordering::Relaxed);
+    let after_messages = live();
     drop(c);
     drop(s);
-    let leaked = LIVE.load(Ordering::Relaxed);
-    TRACKING.with(|t| t.set(false));
+    let (leaked, _) = untrack();
     assert!(leaked <= 0, "everything is freed with the handles: {leaked}");
     (after_handshake, after_messages)
 }
@@ -635,12 +651,11 @@ fn deflate_memory_per_handle() {
     // counted, allocates the handle table's first chunk.
     drop(open_pair(&[], &[]));
     let (plain_pair, _) = {
-        TRACKING.with(|t| t.set(true));
-        LIVE.store(0, Ordering::Relaxed);
+        track();
         let (c, s) = open_pair(&[], &[]);
-        let v = LIVE.load(Ordering::Relaxed);
+        let v = live();
         drop((c, s));
-        TRACKING.with(|t| t.set(false));
+        untrack();
         (v, 0)
     };
     let (hs15, msg15) = heap_of_handle(0, true);

@@ -57,6 +57,15 @@ pub(super) struct DeflateState {
     unmasked_ahead: usize,
 }
 
+impl core::fmt::Debug for DeflateState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DeflateState")
+            .field("params", &self.params)
+            .field("inflating", &self.inflating)
+            .finish()
+    }
+}
+
 impl DeflateState {
     pub(super) fn new(params: Negotiated) -> Result<Box<DeflateState>> {
         Ok(Box::new(DeflateState {
@@ -106,7 +115,7 @@ impl Session {
         ends: bool,
         key: Option<[u8; 4]>,
     ) -> Result<u32> {
-        let d = self.deflate.as_mut().ok_or(Error::Internal)?;
+        let d = super::deflate_state(&mut self.phase).ok_or(Error::Internal)?;
         if d.deflater.is_none() {
             d.deflater = Some(Deflater::new(d.params.send_window_bits, LEVEL).map_err(zlib_error)?);
         }
@@ -154,7 +163,7 @@ impl Session {
 
     /// The address of byte `offset` of the compressed payload being sent.
     pub(super) fn compressed_ptr(&mut self, offset: usize) -> *mut u8 {
-        match self.deflate.as_mut() {
+        match super::deflate_state(&mut self.phase) {
             Some(d) => d.send_buf.as_mut_ptr().wrapping_add(offset),
             None => core::ptr::null_mut(),
         }
@@ -164,12 +173,12 @@ impl Session {
 
     /// The message being received is compressed.
     pub(super) fn inflating(&self) -> bool {
-        self.deflate.as_ref().map_or(false, |d| d.inflating())
+        super::deflate_state_ref(&self.phase).map_or(false, |d| d.inflating())
     }
 
     /// A compressed frame's header was parsed: `first` when it starts the message (RSV1).
     pub(super) fn begin_compressed_frame(&mut self, first: bool) {
-        if let Some(d) = self.deflate.as_mut() {
+        if let Some(d) = super::deflate_state(&mut self.phase) {
             if first {
                 d.inflating = true;
                 d.tail_fed = 0;
@@ -185,7 +194,7 @@ impl Session {
     pub(super) fn inflate_data(&mut self, mut f: DataFrame, limit: Option<usize>) -> Result<Step> {
         let rbs = self.receive_area();
         let validate = !self.config.disable_utf8_verification && f.kind == MessageKind::Text;
-        let d = self.deflate.as_mut().ok_or(Error::Internal)?;
+        let d = super::deflate_state(&mut self.phase).ok_or(Error::Internal)?;
         if d.inflater.is_none() {
             d.inflater = Some(Inflater::new().map_err(zlib_error)?);
         }
@@ -193,7 +202,7 @@ impl Session {
         if caller.is_none() && d.recv_out.len() < rbs {
             grow(&mut d.recv_out, rbs)?;
         }
-        let DeflateState { inflater, recv_out, tail_fed, stream_ended, unmasked_ahead, .. } = &mut **d;
+        let DeflateState { inflater, recv_out, tail_fed, stream_ended, unmasked_ahead, .. } = d;
         let inflater = inflater.as_mut().ok_or(Error::Internal)?;
         let out: &mut [u8] = match caller {
             Some(b) => b.as_mut_slice(),
@@ -279,7 +288,7 @@ impl Session {
         if ends_message {
             self.recv.frame = None;
             self.recv.message = None;
-            if let Some(d) = self.deflate.as_mut() {
+            if let Some(d) = super::deflate_state(&mut self.phase) {
                 if d.params.recv_no_context_takeover || d.stream_ended {
                     if let Some(i) = d.inflater.as_mut() {
                         i.reset();
@@ -299,7 +308,7 @@ impl Session {
     /// The buffer for `n` inflated bytes (validated first for text).
     fn inflated_buffer(&mut self, n: usize, validate: bool, ends_message: bool) -> Result<Buffer> {
         let caller = self.recv.ops.front_mut().and_then(|op| op.buffer.as_mut());
-        let d = self.deflate.as_mut().ok_or(Error::Internal)?;
+        let d = super::deflate_state(&mut self.phase).ok_or(Error::Internal)?;
         let (chunk, ptr): (&[u8], *mut u8) = match caller {
             Some(b) => {
                 let s = b.as_mut_slice();

@@ -229,8 +229,25 @@ enum Phase {
     Created,
     /// Boxed: only needed until the response is verified, and the handle keeps its size small.
     ClientHandshaking(Box<ClientOffer>),
-    ServerHandshaking,
-    Open,
+    /// With the permessage-deflate state when it was negotiated (kept in the phase, where the
+    /// enum's layout has room for it, so that handles without it do not grow).
+    ServerHandshaking(Option<Box<DeflateState>>),
+    Open(Option<Box<DeflateState>>),
+}
+
+/// The permessage-deflate state, when the handshake negotiated it.
+fn deflate_state(phase: &mut Phase) -> Option<&mut DeflateState> {
+    match phase {
+        Phase::ServerHandshaking(Some(d)) | Phase::Open(Some(d)) => Some(d),
+        _ => None,
+    }
+}
+
+fn deflate_state_ref(phase: &Phase) -> Option<&DeflateState> {
+    match phase {
+        Phase::ServerHandshaking(Some(d)) | Phase::Open(Some(d)) => Some(d),
+        _ => None,
+    }
 }
 
 /// What a client remembers between its request and the server's response.
@@ -262,8 +279,8 @@ pub struct Session {
     next_token: usize,
     aborted: bool,
     channel: Channel,
-    /// permessage-deflate state; allocated only when the handshake negotiated it.
-    deflate: Option<Box<DeflateState>>,
+    /// The handshake negotiated permessage-deflate (its state is in `phase`).
+    deflate_on: bool,
     send: SendSide,
     recv: RecvSide,
 }
@@ -289,7 +306,7 @@ impl Session {
             next_token,
             aborted: false,
             channel: Channel::Free,
-            deflate: None,
+            deflate_on: false,
             send: SendSide::new(),
             recv: RecvSide::new(),
         })
@@ -328,12 +345,12 @@ impl Session {
 
     /// Whether the handshake negotiated permessage-deflate.
     pub fn deflate_negotiated(&self) -> bool {
-        self.deflate.is_some()
+        self.deflate_on
     }
 
     /// Bytes held by the permessage-deflate state (zlib streams and buffers), 0 without it.
     pub fn deflate_memory(&self) -> usize {
-        self.deflate.as_ref().map_or(0, |d| d.memory())
+        deflate_state_ref(&self.phase).map_or(0, |d| d.memory())
     }
 
     // --- handshake -------------------------------------------------------------------------
@@ -403,10 +420,12 @@ impl Session {
                 return Err(Error::ArrayTooSmall);
             }
         }
-        if let Some(negotiated) = selection.deflate {
-            self.deflate = Some(DeflateState::new(negotiated)?);
-        }
-        self.phase = Phase::Open;
+        let deflate = match selection.deflate {
+            Some(negotiated) => Some(DeflateState::new(negotiated)?),
+            None => None,
+        };
+        self.deflate_on = deflate.is_some();
+        self.phase = Phase::Open(deflate);
         self.open = true;
         Ok(selection)
     }
@@ -438,21 +457,24 @@ impl Session {
                 handshake::server_response_headers(&accept, subprotocol.as_deref(), &all)
             }
         };
-        self.deflate = deflate;
-        self.phase = Phase::ServerHandshaking;
+        self.deflate_on = deflate.is_some();
+        self.phase = Phase::ServerHandshaking(deflate);
         Ok(headers)
     }
 
     /// WebSocketEndServerHandshake (also done implicitly by the first Send/Receive/GetAction).
     pub fn end_server_handshake(&mut self) -> Result<()> {
         self.expect_role(Role::Server)?;
-        match self.phase {
-            Phase::ServerHandshaking | Phase::Open => {
-                self.phase = Phase::Open;
+        match core::mem::replace(&mut self.phase, Phase::Created) {
+            Phase::ServerHandshaking(d) | Phase::Open(d) => {
+                self.phase = Phase::Open(d);
                 self.open = true;
                 Ok(())
             }
-            _ => Err(Error::InvalidState),
+            other => {
+                self.phase = other;
+                Err(Error::InvalidState)
+            }
         }
     }
 
@@ -470,13 +492,16 @@ impl Session {
         if self.open {
             return Ok(());
         }
-        match self.phase {
-            Phase::ServerHandshaking => {
-                self.phase = Phase::Open;
+        match core::mem::replace(&mut self.phase, Phase::Created) {
+            Phase::ServerHandshaking(d) => {
+                self.phase = Phase::Open(d);
                 self.open = true;
                 Ok(())
             }
-            _ => Err(Error::InvalidState),
+            other => {
+                self.phase = other;
+                Err(Error::InvalidState)
+            }
         }
     }
 
@@ -509,7 +534,7 @@ impl Session {
     /// whose handshake awaits only EndServerHandshake is aborted too (spec §5: Abort is allowed
     /// there, like Send/Receive/GetAction, which end that handshake implicitly).
     pub fn abort(&mut self) {
-        if matches!(self.phase, Phase::ServerHandshaking) {
+        if matches!(self.phase, Phase::ServerHandshaking(_)) {
             let _ = self.ensure_open();
         }
         if self.is_open() {

@@ -287,9 +287,10 @@ impl Session {
                 return self.deliver_data(f, limit);
             }
             let bytes = self.region.slice(self.recv.start..self.recv.end);
-            let decoded = match self.deflate {
-                None => FrameHeader::decode(bytes)?.map(|h| (h, false)),
-                Some(_) => FrameHeader::decode_rsv1(bytes)?,
+            let decoded = if self.deflate_on {
+                FrameHeader::decode_rsv1(bytes)?
+            } else {
+                FrameHeader::decode(bytes)?.map(|h| (h, false))
             };
             let (header, rsv1) = match decoded {
                 Some(h) => h,

@@ -286,7 +286,7 @@ impl Session {
     /// needed.
     #[inline(always)]
     fn small_masked_frame(&mut self, out: &mut Action) -> bool {
-        if self.role != Role::Client || self.config.disable_masking || self.deflate.is_some() {
+        if self.role != Role::Client || self.config.disable_masking || self.deflate_on {
             return false;
         }
         let (ty, context, bytes) = match self.send.ops.front() {
@@ -373,7 +373,7 @@ impl Session {
                         return Ok(false);
                     }
                 };
-                if self.deflate.is_some() {
+                if self.deflate_on {
                     let len = match self.compress_payload(bytes, ends, mask) {
                         Ok(len) => len,
                         Err(e) => {
