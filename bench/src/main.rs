@@ -6,6 +6,7 @@
 //! (60 ms x 3 runs, scale up to 10 000), BENCH_RBS/BENCH_SBS (our buffer sizes, 16384 each).
 
 mod alloc;
+mod deflate;
 mod extra;
 mod ours;
 mod peers;
@@ -332,6 +333,7 @@ fn main() {
         "callgrind",
         "instr",
         "scale-child",
+        "deflate",
     ];
     let (mode, rest) = match args.first() {
         Some(m) if known.contains(&m.as_str()) => (m.as_str(), &args[1..]),
@@ -340,6 +342,7 @@ fn main() {
     let filter = rest.first().cloned().unwrap_or_default();
     match mode {
         "instr" => return extra::instr_child(rest, &cfg),
+        "deflate" => return deflate::run(),
         "scale-child" => return extra::scale_child(rest),
         "validate" => std::process::exit(if validate(&cfg) { 0 } else { 1 }),
         _ => {}

@@ -23,11 +23,13 @@
 
 use super::recv::{DataFrame, Step};
 use super::{Buffer, BufferType, MessageKind, Session};
+use crate::config::Role;
 use crate::deflate::Negotiated;
 use crate::error::{Error, Result};
-use crate::frame;
+use crate::frame::{self, FrameHeader, OpCode};
 use crate::sys::mem::CallerBytes;
 use crate::sys::zlib::{Deflater, Inflater, ZlibError};
+use crate::utf8::Utf8Validator;
 
 /// The empty stored block a sync flush ends with; removed after a message, appended before
 /// inflating one.
@@ -55,6 +57,8 @@ pub(super) struct DeflateState {
     stream_ended: bool,
     /// Payload bytes of the current frame after `recv.start` that are already unmasked.
     unmasked_ahead: usize,
+    /// The compressed frame whose payload is being inflated.
+    frame: Option<DataFrame>,
 }
 
 impl core::fmt::Debug for DeflateState {
@@ -78,6 +82,7 @@ impl DeflateState {
             tail_fed: 0,
             stream_ended: false,
             unmasked_ahead: 0,
+            frame: None,
         }))
     }
 
@@ -88,11 +93,6 @@ impl DeflateState {
             + self.inflater.as_ref().map_or(0, Inflater::memory)
             + self.send_buf.capacity()
             + self.recv_out.capacity()
-    }
-
-    /// The message being received is compressed (a continuation frame continues it).
-    pub(super) fn inflating(&self) -> bool {
-        self.inflating
     }
 }
 
@@ -109,6 +109,7 @@ impl Session {
 
     /// Compresses one send operation's payload (`ends`: it ends the message) into the send
     /// buffer, masks it in place with `key`, and returns its length.
+    #[inline(never)]
     pub(super) fn compress_payload(
         &mut self,
         bytes: CallerBytes,
@@ -171,27 +172,73 @@ impl Session {
 
     // --- receiving -------------------------------------------------------------------------
 
-    /// The message being received is compressed.
-    pub(super) fn inflating(&self) -> bool {
-        super::deflate_state_ref(&self.phase).map_or(false, |d| d.inflating())
-    }
-
-    /// A compressed frame's header was parsed: `first` when it starts the message (RSV1).
-    pub(super) fn begin_compressed_frame(&mut self, first: bool) {
-        if let Some(d) = super::deflate_state(&mut self.phase) {
-            if first {
-                d.inflating = true;
-                d.tail_fed = 0;
-                d.stream_ended = false;
+    /// The receive step of a handle with permessage-deflate, before the usual header parsing:
+    /// continues a compressed frame in progress, or parses the header of a compressed
+    /// message's frame (RSV1 on the first; a continuation while inflating) and inflates it.
+    /// None: the next frame is an uncompressed one, for the usual parser, which still rejects
+    /// RSV bits on it.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn deflate_step(&mut self, limit: Option<usize>) -> Result<Option<Step>> {
+        loop {
+            let d = match super::deflate_state(&mut self.phase) {
+                Some(d) => d,
+                None => return Ok(None),
+            };
+            if let Some(f) = d.frame {
+                return self.inflate_data(f, limit).map(Some);
             }
-            d.unmasked_ahead = 0;
+            let inflating = d.inflating;
+            let (header, rsv1) =
+                match FrameHeader::decode_rsv1(self.region.slice(self.recv.start..self.recv.end))? {
+                    Some(h) => h,
+                    None => return Ok(Some(Step::NeedBytes)),
+                };
+            let continues = inflating && header.opcode == OpCode::Continuation;
+            if !(rsv1 || continues) {
+                return Ok(None);
+            }
+            match (self.role, header.mask) {
+                (Role::Server, None) if !self.config.disable_masking => return Err(Error::UnmaskedFrame),
+                (Role::Client, Some(_)) => return Err(Error::MaskedFrame),
+                _ => {}
+            }
+            let kind = match (header.opcode, self.recv.message) {
+                (OpCode::Continuation, Some(kind)) => kind,
+                (OpCode::Continuation, None) => return Err(Error::UnexpectedContinuation),
+                (_, Some(_)) => return Err(Error::InterleavedMessage),
+                (OpCode::Text, None) => MessageKind::Text,
+                (_, None) => MessageKind::Binary,
+            };
+            if self.recv.message.is_none() {
+                self.recv.utf8 = Utf8Validator::new();
+            }
+            self.recv.message = Some(kind);
+            self.recv.start += header.header_len;
+            if let Some(d) = super::deflate_state(&mut self.phase) {
+                if rsv1 {
+                    d.inflating = true;
+                    d.tail_fed = 0;
+                    d.stream_ended = false;
+                }
+                d.unmasked_ahead = 0;
+                // Every frame of the message goes through the inflater, empty ones included
+                // (the last one ends the compressed stream).
+                d.frame = Some(DataFrame {
+                    remaining: header.payload_len,
+                    fin: header.fin,
+                    kind,
+                    mask: header.mask,
+                    offset: 0,
+                });
+            }
         }
     }
 
     /// Inflates what R holds of the current compressed frame into the output (the caller's
     /// receive buffer, or the state's receive area), up to its size, and indicates it; at the
     /// end of the message the appended tail is inflated and the message ends.
-    pub(super) fn inflate_data(&mut self, mut f: DataFrame, limit: Option<usize>) -> Result<Step> {
+    fn inflate_data(&mut self, mut f: DataFrame, limit: Option<usize>) -> Result<Step> {
         let rbs = self.receive_area();
         let validate = !self.config.disable_utf8_verification && f.kind == MessageKind::Text;
         let d = super::deflate_state(&mut self.phase).ok_or(Error::Internal)?;
@@ -202,7 +249,7 @@ impl Session {
         if caller.is_none() && d.recv_out.len() < rbs {
             grow(&mut d.recv_out, rbs)?;
         }
-        let DeflateState { inflater, recv_out, tail_fed, stream_ended, unmasked_ahead, .. } = d;
+        let DeflateState { inflater, recv_out, tail_fed, stream_ended, unmasked_ahead, frame, .. } = d;
         let inflater = inflater.as_mut().ok_or(Error::Internal)?;
         let out: &mut [u8] = match caller {
             Some(b) => b.as_mut_slice(),
@@ -242,14 +289,14 @@ impl Session {
                 if f.remaining > 0 {
                     // More of this frame is still on the network.
                     if produced == 0 {
-                        self.recv.frame = Some(f);
+                        *frame = Some(f);
                         return Ok(Step::NeedBytes);
                     }
                     break false;
                 }
                 if !f.fin {
                     // This frame is done; the message continues in the next one.
-                    self.recv.frame = None;
+                    *frame = None;
                     if produced == 0 {
                         return Ok(Step::Continue);
                     }
@@ -286,9 +333,9 @@ impl Session {
             }
         };
         if ends_message {
-            self.recv.frame = None;
             self.recv.message = None;
             if let Some(d) = super::deflate_state(&mut self.phase) {
+                d.frame = None;
                 if d.params.recv_no_context_takeover || d.stream_ended {
                     if let Some(i) = d.inflater.as_mut() {
                         i.reset();
@@ -298,8 +345,8 @@ impl Session {
                 d.tail_fed = 0;
                 d.stream_ended = false;
             }
-        } else {
-            self.recv.frame = Some(f);
+        } else if let Some(d) = super::deflate_state(&mut self.phase) {
+            d.frame = Some(f);
         }
         let buffer = self.inflated_buffer(produced, validate, ends_message)?;
         Ok(Step::Indicate(BufferType::for_data(f.kind, ends_message), buffer))

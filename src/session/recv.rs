@@ -52,8 +52,6 @@ pub(super) struct DataFrame {
     pub(super) kind: MessageKind,
     pub(super) mask: Option<[u8; 4]>,
     pub(super) offset: u64,
-    /// Part of a permessage-deflate compressed message (see `session::deflate`).
-    pub(super) compressed: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -281,18 +279,16 @@ impl Session {
     fn parse_step(&mut self, limit: Option<usize>) -> Result<Step> {
         loop {
             if let Some(f) = self.recv.frame {
-                if f.compressed {
-                    return self.inflate_data(f, limit);
-                }
                 return self.deliver_data(f, limit);
             }
-            let bytes = self.region.slice(self.recv.start..self.recv.end);
-            let decoded = if self.deflate_on {
-                FrameHeader::decode_rsv1(bytes)?
-            } else {
-                FrameHeader::decode(bytes)?.map(|h| (h, false))
-            };
-            let (header, rsv1) = match decoded {
+            // permessage-deflate keeps its frame in progress itself and takes the frames of
+            // compressed messages; the uncompressed path below stays as it was.
+            if self.deflate_on {
+                if let Some(step) = self.deflate_step(limit)? {
+                    return Ok(step);
+                }
+            }
+            let header = match FrameHeader::decode(self.region.slice(self.recv.start..self.recv.end))? {
                 Some(h) => h,
                 None => return Ok(Step::NeedBytes),
             };
@@ -316,20 +312,6 @@ impl Session {
             }
             self.recv.message = Some(kind);
             self.recv.start += header.header_len;
-            if rsv1 || (header.opcode == OpCode::Continuation && self.inflating()) {
-                // permessage-deflate: every frame of the message goes through the inflater,
-                // empty ones included (the last one ends the compressed stream).
-                self.begin_compressed_frame(rsv1);
-                self.recv.frame = Some(DataFrame {
-                    remaining: header.payload_len,
-                    fin: header.fin,
-                    kind,
-                    mask: header.mask,
-                    offset: 0,
-                    compressed: true,
-                });
-                continue;
-            }
             if header.payload_len > 0 {
                 self.recv.frame = Some(DataFrame {
                     remaining: header.payload_len,
@@ -337,7 +319,6 @@ impl Session {
                     kind,
                     mask: header.mask,
                     offset: 0,
-                    compressed: false,
                 });
                 continue;
             }
