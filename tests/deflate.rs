@@ -640,8 +640,10 @@ fn heap_of_handle(server_window: u32, compress: bool) -> (isize, isize) {
     let after_messages = live();
     drop(c);
     drop(s);
-    let (leaked, _) = untrack();
-    assert!(leaked <= 0, "everything is freed with the handles: {leaked}");
+    let (left, _) = untrack();
+    // What may stay is the handle table's own list of freed slots, which grows by a few bytes
+    // as handles are deleted; the deflate state (hundreds of KiB) is freed with its handle.
+    assert!(left <= 256, "everything else is freed with the handles: {left}");
     (after_handshake, after_messages)
 }
 
