@@ -9,8 +9,10 @@
 //!
 //! The exports live in [`ffi`]; everything behind them is safe Rust:
 //! [`handshake`] (upgrade headers), [`frame`] (frame headers and masking), [`utf8`] (streaming
-//! validation), [`session`] (the action state machine) and [`config`] (handle properties), on
-//! top of [`sys`], the small unsafe foundation (caller memory, SIMD kernels, OS randomness).
+//! validation), [`session`] (the action state machine), [`config`] (handle properties) and
+//! [`deflate`] (the opt-in permessage-deflate negotiation, an extension beyond Windows), on
+//! top of [`sys`], the small unsafe foundation (caller memory, SIMD kernels, OS randomness,
+//! zlib).
 //!
 //! # A full client exchange, through the C ABI
 //!
