@@ -281,6 +281,9 @@ pub struct Session {
     channel: Channel,
     /// The handshake negotiated permessage-deflate (its state is in `phase`).
     deflate_on: bool,
+    /// A client that masks with random keys and sends uncompressed: the one-step path for small
+    /// frames applies (`send::small_masked_frame`).
+    small_frames: bool,
     send: SendSide,
     recv: RecvSide,
 }
@@ -307,6 +310,7 @@ impl Session {
             aborted: false,
             channel: Channel::Free,
             deflate_on: false,
+            small_frames: role == Role::Client && !config.disable_masking,
             send: SendSide::new(),
             recv: RecvSide::new(),
         })
@@ -425,6 +429,7 @@ impl Session {
             None => None,
         };
         self.deflate_on = deflate.is_some();
+        self.small_frames &= !self.deflate_on;
         self.phase = Phase::Open(deflate);
         self.open = true;
         Ok(selection)

@@ -12,7 +12,7 @@
 
 use super::fifo::Fifo;
 use super::{Action, ActionKind, Buffer, BufferType, Channel, MessageKind, SendPayload, Session};
-use crate::config::{Role, CONTROL_AREA_SIZE};
+use crate::config::CONTROL_AREA_SIZE;
 use crate::error::{Error, Result};
 use crate::frame::{self, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::sys::mem::CallerBytes;
@@ -286,7 +286,7 @@ impl Session {
     /// needed.
     #[inline(always)]
     fn small_masked_frame(&mut self, out: &mut Action) -> bool {
-        if self.role != Role::Client || self.config.disable_masking || self.deflate_on {
+        if !self.small_frames {
             return false;
         }
         let (ty, context, bytes) = match self.send.ops.front() {
