@@ -5,6 +5,9 @@
 # throughput.png. Takes about 10 minutes; run it on a quiet machine (other load skews it).
 #
 # Usage: scripts/bench.sh [FILTER]        e.g. scripts/bench.sh recv/binary
+#        scripts/bench.sh instr           instructions only (callgrind, exact; about 3 minutes):
+#                                         per message vs the peers, per export vs the floor of one
+#                                         exported call; writes bench/results/instructions.md
 #   BENCH_QUICK=1  60 ms x 3 runs per case and scale up to 10 000 handles (a rough look)
 #   BENCH_MS, BENCH_RUNS, BENCH_RBS, BENCH_SBS: see bench/README.md
 set -euo pipefail
@@ -22,5 +25,8 @@ fi
 cargo build --release --manifest-path bench/Cargo.toml >&2
 BIN=bench/target/release/wsbench
 mkdir -p bench/results
+if [[ ${1:-} == instr ]]; then
+  exec "$BIN" instructions
+fi
 "$BIN" all "$@"
 "$VENV/bin/python" bench/plot.py bench/results/latest.csv bench/results/throughput.png >&2

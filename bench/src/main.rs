@@ -1,11 +1,13 @@
 //! wsbench: the benchmark suite of the `websocket` crate (see bench/README.md).
 //!
-//! Usage: wsbench [all|throughput|validate|chunk|alloc|scale|threads|callgrind] [FILTER]
-//! (internal: `instr DIR KIND SIZE N`, `scale-child N`). `all` is the default.
+//! Usage: wsbench [all|throughput|validate|chunk|alloc|scale|threads|callgrind|instructions] [FILTER]
+//! (internal: `instr DIR KIND SIZE N`, `instr-of IMP DIR KIND SIZE N`, `instr-floor CALL N`,
+//! `scale-child N`). `all` is the default.
 //! Environment: BENCH_MS (min ms per run, 200), BENCH_RUNS (runs per case, 7), BENCH_QUICK=1
 //! (60 ms x 3 runs, scale up to 10 000), BENCH_RBS/BENCH_SBS (our buffer sizes, 16384 each).
 
 mod alloc;
+mod cost;
 mod deflate;
 mod extra;
 mod ours;
@@ -332,6 +334,9 @@ fn main() {
         "threads",
         "callgrind",
         "instr",
+        "instr-of",
+        "instr-floor",
+        "instructions",
         "scale-child",
         "deflate",
     ];
@@ -343,6 +348,11 @@ fn main() {
     match mode {
         "instr" => return extra::instr_child(rest, &cfg),
         "deflate" => return deflate::run(),
+        "instr-of" | "instr-floor" => return cost::child(mode, rest, &cfg),
+        "instructions" => {
+            println!("{}", cost::instructions(&cfg));
+            return;
+        }
         "scale-child" => return extra::scale_child(rest),
         "validate" => std::process::exit(if validate(&cfg) { 0 } else { 1 }),
         _ => {}

@@ -311,3 +311,68 @@ impl Runner for Send {
         crate::check_send(self.sink.record.as_ref(), self.kind, &self.payload)
     }
 }
+
+/// The floor of one exported call on a valid, open handle: an export that finds nothing to do,
+/// so what it costs is the per-call work every export does (handle decode and generation check,
+/// the handle's lock, the panic guard, argument checks and outputs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloorCall {
+    /// `WebSocketCompleteAction` with a token that belongs to no outstanding action (ignored).
+    Complete,
+    /// `WebSocketGetAction(SEND, 2 slots)` on an idle handle: NO_ACTION, with all its outputs.
+    NoAction,
+}
+
+/// A token no action of the handle carries: odd like every token, but nothing is outstanding.
+pub const FOREIGN_TOKEN: usize = 0x7777_7777;
+
+pub struct Floor {
+    pub handle: Owned,
+    pub call: FloorCall,
+}
+
+impl Floor {
+    pub fn new(call: FloorCall, p: &Props) -> Floor {
+        Floor { handle: open(false, p), call }
+    }
+}
+
+impl Runner for Floor {
+    fn run(&mut self, n: u64) -> u64 {
+        let h = self.handle.h;
+        unsafe {
+            match self.call {
+                FloorCall::Complete => {
+                    for _ in 0..n {
+                        WebSocketCompleteAction(h, FOREIGN_TOKEN as PVOID, 0);
+                    }
+                }
+                FloorCall::NoAction => {
+                    let mut bufs = [WEB_SOCKET_BUFFER::data(null_mut(), 0); 2];
+                    for _ in 0..n {
+                        let mut count = 2u32;
+                        let mut action = -1i32;
+                        let mut bty = 0u32;
+                        let mut app: PVOID = null_mut();
+                        let mut tok: PVOID = null_mut();
+                        let hr = WebSocketGetAction(
+                            h,
+                            SEND_Q,
+                            bufs.as_mut_ptr(),
+                            &mut count,
+                            &mut action,
+                            &mut bty,
+                            &mut app,
+                            &mut tok,
+                        );
+                        assert!(hr == 0 && action == 0 && count == 0, "expected NO_ACTION");
+                    }
+                }
+            }
+        }
+        n
+    }
+    fn check(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}

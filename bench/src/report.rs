@@ -5,7 +5,7 @@ use std::process::Command;
 use crate::wire::{Dir, Kind, Size, SIZES};
 use crate::{Imp, Results};
 
-fn sh(cmd: &str, args: &[&str]) -> String {
+pub fn sh(cmd: &str, args: &[&str]) -> String {
     Command::new(cmd)
         .args(args)
         .output()

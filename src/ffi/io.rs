@@ -119,27 +119,34 @@ pub unsafe extern "system" fn WebSocketGetAction(
 ) -> HRESULT_WINAPI {
     let hr = guard(|| {
         let queue = Queue::from_raw(eActionQueue)?;
-        if pDataBuffers.is_null() || pAction.is_null() || pBufferType.is_null() || pvActionContext.is_null() {
+        // The four required outputs and the capacity, in one test: NULL is address 0, so the
+        // lowest of the five addresses is 0 exactly when one of them is NULL.
+        let lowest = (pDataBuffers as usize)
+            .min(pulDataBufferCount as usize)
+            .min(pAction as usize)
+            .min(pBufferType as usize)
+            .min(pvActionContext as usize);
+        if lowest == 0 {
             return Err(Error::NullPointer);
         }
-        // SAFETY: per this function's contract (NULL is checked).
-        let capacity = unsafe { read(pulDataBufferCount) }? as usize;
+        // SAFETY: non-NULL (checked above) and readable per this function's contract.
+        let capacity = unsafe { pulDataBufferCount.read_unaligned() } as usize;
         let mut action = Action::NONE;
         table::entry(hWebSocket)?.session.get_action(queue, capacity, &mut action)?;
-        // SAFETY: every output is non-NULL (checked above, or checked by `write`) and writable;
-        // `pDataBuffers` has room for `capacity >= action.count` entries.
+        // SAFETY: every output is non-NULL (checked above; `pvApplicationContext` here) and
+        // writable; `pDataBuffers` has room for `capacity >= action.count` entries.
         unsafe {
             for (i, b) in action.buffers().iter().enumerate() {
-                write(pDataBuffers.add(i), WEB_SOCKET_BUFFER::close(b.ptr, b.len, b.status))?;
+                pDataBuffers.add(i).write_unaligned(WEB_SOCKET_BUFFER::close(b.ptr, b.len, b.status));
             }
-            write(pulDataBufferCount, action.count as ULONG)?;
-            write(pAction, action.kind as WEB_SOCKET_ACTION_VALUE)?;
-            write(pBufferType, action.buffer_type)?;
+            pulDataBufferCount.write_unaligned(action.count as ULONG);
+            pAction.write_unaligned(action.kind as WEB_SOCKET_ACTION_VALUE);
+            pBufferType.write_unaligned(action.buffer_type);
             if let (Some(ctx), false) = (action.app_context, pvApplicationContext.is_null()) {
-                write(pvApplicationContext, ctx as PVOID)?;
+                pvApplicationContext.write_unaligned(ctx as PVOID);
             }
             // The token is a number, never dereferenced: a pointer value without provenance.
-            write(pvActionContext, core::ptr::null_mut::<u8>().wrapping_add(action.token) as PVOID)?;
+            pvActionContext.write_unaligned(core::ptr::null_mut::<u8>().wrapping_add(action.token) as PVOID);
         }
         Ok(())
     });

@@ -47,7 +47,10 @@ impl<T> Fifo<T> {
     #[inline(always)]
     pub(super) fn pop_front(&mut self) -> Option<T> {
         let value = self.head.take();
-        self.head = self.rest.as_mut().and_then(|rest| rest.pop_front());
+        // Without an overflow part the head is simply gone (no move of a `None` into it).
+        if let Some(rest) = self.rest.as_mut() {
+            self.head = rest.pop_front();
+        }
         value
     }
 
