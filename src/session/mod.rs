@@ -575,7 +575,9 @@ impl Session {
             Queue::Send => self.poll_send(capacity, out),
             Queue::Receive => self.poll_receive(out)?,
             // The outgoing channel first (pending pong, then the head send), then receiving.
-            Queue::All => self.poll_pong(out) || self.poll_send_outlined(capacity, out) || self.poll_receive(out)?,
+            Queue::All => {
+                self.poll_pong(out) || self.poll_send_outlined(capacity, out) || self.poll_receive(out)?
+            }
         };
         if !found {
             *out = Action::NONE;
