@@ -351,8 +351,11 @@ impl Session {
             Some(op) if !op.cancelled && !self.aborted => op.buffer.map_or(usize::MAX, |b| b.len() as usize),
             _ => return Ok(false),
         };
-        let start = r.start;
-        let bytes = self.region.slice(start..r.end);
+        let (start, end) = (r.start, r.end);
+        let server = self.role == Role::Server;
+        let verify_utf8 = !self.config.disable_utf8_verification;
+        // One view of the unparsed bytes; everything below works inside it.
+        let bytes = self.region.slice_mut(start..end);
         let (b0, b1) = match bytes {
             [b0, b1, ..] => (*b0, *b1),
             _ => return Ok(false),
@@ -366,26 +369,26 @@ impl Session {
         let masked = b1 & 0x80 != 0;
         let len = (b1 & 0x7F) as usize;
         let header_len = if masked { 6 } else { 2 };
-        if masked != (self.role == Role::Server)
-            || len == 0
-            || len > 125
-            || len > limit
-            || bytes.len() < header_len + len
-        {
+        if masked != server || len == 0 || len > 125 || len > limit || bytes.len() < header_len + len {
             return Ok(false);
         }
-        let at = start + header_len;
+        let (header, rest) = bytes.split_at_mut(header_len);
+        let payload = &mut rest[..len];
+        let text = kind == MessageKind::Text;
         let mut ascii = false;
-        if masked {
-            let key = [bytes[2], bytes[3], bytes[4], bytes[5]];
-            ascii = frame::unmask(self.region.slice_mut(at..at + len), key, 0, kind == MessageKind::Text);
+        if let [_, _, k0, k1, k2, k3] = *header {
+            ascii = frame::unmask(payload, [k0, k1, k2, k3], 0, text);
         }
-        if kind == MessageKind::Text && !ascii && !self.config.disable_utf8_verification {
-            Utf8Validator::validate(self.region.slice(at..at + len))?;
+        if text && !ascii && verify_utf8 {
+            Utf8Validator::validate(payload)?;
         }
-        self.recv.start = at + len;
-        let buffer = self.data_buffer(at, len);
-        self.indicate_receive(BufferType::for_data(kind, true), buffer, out);
+        // In place in R, or copied into the caller's receive buffer (as `data_buffer`).
+        let ptr = match self.recv.ops.front_mut().and_then(|op| op.buffer.as_mut()) {
+            Some(dst) => dst.fill(payload),
+            None => payload.as_mut_ptr(),
+        };
+        self.recv.start = start + header_len + len;
+        self.indicate_receive(BufferType::for_data(kind, true), Buffer::data(ptr, len), out);
         Ok(true)
     }
 
