@@ -29,6 +29,10 @@ pub(super) struct RecvSide {
     pub(super) frame: Option<DataFrame>,
     pub(super) message: Option<MessageKind>,
     pub(super) utf8: Utf8Validator,
+    /// Whether unmasking should also look for an all-ASCII chunk: true at the start of a
+    /// message, false once a chunk of it was not all ASCII (text in a script beyond ASCII
+    /// rarely has an all-ASCII 4 KiB piece, so the OR per block would be wasted).
+    pub(super) spot_ascii: bool,
     close: Option<CloseInfo>,
     /// The payload of the latest ping (its buffer is allocated at the first ping and reused).
     pong: Option<Box<[u8; MAX_CONTROL_PAYLOAD]>>,
@@ -97,6 +101,7 @@ impl RecvSide {
             frame: None,
             message: None,
             utf8: Utf8Validator::new(),
+            spot_ascii: true,
             close: None,
             pong: None,
             pong_len: 0,
@@ -309,6 +314,7 @@ impl Session {
             };
             if self.recv.message.is_none() {
                 self.recv.utf8 = Utf8Validator::new();
+                self.recv.spot_ascii = true;
             }
             self.recv.message = Some(kind);
             self.recv.start += header.header_len;
@@ -408,7 +414,11 @@ impl Session {
         // Unmasking also tells whether the chunk is all ASCII: then, between code points, it is
         // valid UTF-8 and leaves the validator where it was.
         let validate = !self.config.disable_utf8_verification && f.kind == MessageKind::Text;
-        let ascii = f.mask.map_or(false, |key| frame::unmask(chunk, key, f.offset, validate));
+        let spot = validate && self.recv.spot_ascii;
+        let ascii = f.mask.map_or(false, |key| frame::unmask(chunk, key, f.offset, spot));
+        if spot && !ascii {
+            self.recv.spot_ascii = false;
+        }
         let last = f.remaining == n as u64;
         let ends_message = last && f.fin;
         if validate {
