@@ -85,7 +85,7 @@ impl ChaCha {
     }
 
     fn refill(&mut self) {
-        let mut s = [
+        let s = [
             0x6170_7865,
             0x3320_646e,
             0x7962_2d32,
@@ -103,24 +103,33 @@ impl ChaCha {
             0,
             0,
         ];
-        let input = s;
-        for _ in 0..ROUNDS / 2 {
-            quarter(&mut s, 0, 4, 8, 12);
-            quarter(&mut s, 1, 5, 9, 13);
-            quarter(&mut s, 2, 6, 10, 14);
-            quarter(&mut s, 3, 7, 11, 15);
-            quarter(&mut s, 0, 5, 10, 15);
-            quarter(&mut s, 1, 6, 11, 12);
-            quarter(&mut s, 2, 7, 8, 13);
-            quarter(&mut s, 3, 4, 9, 14);
-        }
-        for (o, i) in s.iter_mut().zip(input.iter()) {
-            *o = o.wrapping_add(*i);
-        }
-        self.block = s;
+        self.block = match crate::sys::simd::chacha_block(&s, ROUNDS) {
+            Some(block) => block,
+            None => block_scalar(s, ROUNDS),
+        };
         self.counter = self.counter.wrapping_add(1);
         self.next = 0;
     }
+}
+
+/// The ChaCha block function (RFC 7539 §2.3) with `rounds` rounds, one word at a time (where
+/// `sys::simd` has no vector version, and as the tests' reference).
+fn block_scalar(input: [u32; 16], rounds: usize) -> [u32; 16] {
+    let mut s = input;
+    for _ in 0..rounds / 2 {
+        quarter(&mut s, 0, 4, 8, 12);
+        quarter(&mut s, 1, 5, 9, 13);
+        quarter(&mut s, 2, 6, 10, 14);
+        quarter(&mut s, 3, 7, 11, 15);
+        quarter(&mut s, 0, 5, 10, 15);
+        quarter(&mut s, 1, 6, 11, 12);
+        quarter(&mut s, 2, 7, 8, 13);
+        quarter(&mut s, 3, 4, 9, 14);
+    }
+    for (o, i) in s.iter_mut().zip(input.iter()) {
+        *o = o.wrapping_add(*i);
+    }
+    s
 }
 
 fn quarter(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
@@ -147,6 +156,72 @@ mod tests {
         s[3] = 0x0123_4567;
         quarter(&mut s, 0, 1, 2, 3);
         assert_eq!(&s[..4], &[0xea2a_92f4, 0xcb1c_f8ce, 0x4581_472e, 0x5881_c4bb]);
+    }
+
+    /// RFC 7539 §2.3.2: the block function's test vector (20 rounds).
+    const RFC7539_INPUT: [u32; 16] = [
+        0x6170_7865,
+        0x3320_646e,
+        0x7962_2d32,
+        0x6b20_6574,
+        0x0302_0100,
+        0x0706_0504,
+        0x0b0a_0908,
+        0x0f0e_0d0c,
+        0x1312_1110,
+        0x1716_1514,
+        0x1b1a_1918,
+        0x1f1e_1d1c,
+        0x0000_0001,
+        0x0900_0000,
+        0x4a00_0000,
+        0x0000_0000,
+    ];
+    const RFC7539_OUTPUT: [u32; 16] = [
+        0xe4e7_f110,
+        0x1559_3bd1,
+        0x1fdd_0f50,
+        0xc471_20a3,
+        0xc7f4_d1c7,
+        0x0368_c033,
+        0x9aaa_2204,
+        0x4e6c_d4c3,
+        0x4664_82d2,
+        0x09aa_9f07,
+        0x05d7_c214,
+        0xa202_8bd9,
+        0xd19c_12b5,
+        0xb94e_16de,
+        0xe883_d0cb,
+        0x4e3c_50a2,
+    ];
+
+    #[test]
+    fn block_function_matches_rfc7539_2_3_2() {
+        assert_eq!(block_scalar(RFC7539_INPUT, 20), RFC7539_OUTPUT);
+        if let Some(block) = crate::sys::simd::chacha_block(&RFC7539_INPUT, 20) {
+            assert_eq!(block, RFC7539_OUTPUT);
+        }
+    }
+
+    #[test]
+    fn vector_block_equals_the_scalar_one() {
+        // 12 rounds (the keystream's) and others, over states that vary every word.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for n in 0..200 {
+            let mut input = [0u32; 16];
+            for w in input.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *w = x as u32;
+            }
+            for rounds in [2, 8, 12, 20] {
+                if let Some(block) = crate::sys::simd::chacha_block(&input, rounds) {
+                    assert_eq!(block, block_scalar(input, rounds), "state {n}, {rounds} rounds");
+                }
+            }
+        }
     }
 
     #[test]

@@ -127,6 +127,85 @@ unsafe fn xor_blocks_avx2<const ASCII: bool>(buf: &mut [u8], word: u64) -> (usiz
     (blocks * 64, high_bits == 0)
 }
 
+/// The ChaCha block function (RFC 7539 §2.3) with `rounds` rounds (even) on the 16-word
+/// `input` state: the state after the rounds plus `input`. With SSE2 (every x86-64 CPU) the
+/// four rows are four registers and the diagonal rounds rotate the lanes, about a third of the
+/// instructions of the scalar function; None elsewhere (the caller has the scalar one).
+pub fn chacha_block(input: &[u32; 16], rounds: usize) -> Option<[u32; 16]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        Some(unsafe { chacha_block_sse2(input, rounds) })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (input, rounds);
+        None
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+unsafe fn chacha_block_sse2(input: &[u32; 16], rounds: usize) -> [u32; 16] {
+    use core::arch::x86_64::{
+        __m128i, _mm_add_epi32, _mm_loadu_si128, _mm_or_si128, _mm_shuffle_epi32, _mm_slli_epi32,
+        _mm_srli_epi32, _mm_storeu_si128, _mm_xor_si128,
+    };
+    macro_rules! rotl {
+        ($x:expr, $n:literal) => {
+            _mm_or_si128(_mm_slli_epi32($x, $n), _mm_srli_epi32($x, 32 - $n))
+        };
+    }
+    macro_rules! quarter {
+        ($a:ident, $b:ident, $c:ident, $d:ident) => {
+            $a = _mm_add_epi32($a, $b);
+            $d = _mm_xor_si128($d, $a);
+            $d = rotl!($d, 16);
+            $c = _mm_add_epi32($c, $d);
+            $b = _mm_xor_si128($b, $c);
+            $b = rotl!($b, 12);
+            $a = _mm_add_epi32($a, $b);
+            $d = _mm_xor_si128($d, $a);
+            $d = rotl!($d, 8);
+            $c = _mm_add_epi32($c, $d);
+            $b = _mm_xor_si128($b, $c);
+            $b = rotl!($b, 7);
+        };
+    }
+    let p = input.as_ptr() as *const __m128i;
+    let mut out = [0u32; 16];
+    let q = out.as_mut_ptr() as *mut __m128i;
+    // SAFETY: `input` and `out` are 16 words = four unaligned 128-bit rows each; the other
+    // intrinsics only compute register values.
+    #[allow(unused_unsafe)]
+    unsafe {
+        let (a0, b0, c0, d0) = (
+            _mm_loadu_si128(p),
+            _mm_loadu_si128(p.add(1)),
+            _mm_loadu_si128(p.add(2)),
+            _mm_loadu_si128(p.add(3)),
+        );
+        let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
+        for _ in 0..rounds / 2 {
+            // Column round: lane i of each row is column i.
+            quarter!(a, b, c, d);
+            // Diagonal round: rotate rows 1-3 by 1-3 lanes so that the diagonals line up.
+            b = _mm_shuffle_epi32(b, 0x39);
+            c = _mm_shuffle_epi32(c, 0x4E);
+            d = _mm_shuffle_epi32(d, 0x93);
+            quarter!(a, b, c, d);
+            b = _mm_shuffle_epi32(b, 0x93);
+            c = _mm_shuffle_epi32(c, 0x4E);
+            d = _mm_shuffle_epi32(d, 0x39);
+        }
+        _mm_storeu_si128(q, _mm_add_epi32(a, a0));
+        _mm_storeu_si128(q.add(1), _mm_add_epi32(b, b0));
+        _mm_storeu_si128(q.add(2), _mm_add_epi32(c, c0));
+        _mm_storeu_si128(q.add(3), _mm_add_epi32(d, d0));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
