@@ -81,7 +81,9 @@ pub unsafe extern "system" fn WebSocketReceive(
             (Some(unsafe { CallerBytesMut::new(ptr, len) }.ok_or(Error::NullWithLength)?), ptr, len)
         };
         table::with_entry(hWebSocket, |e| {
-            check_outside_region(&e.session, ptr, len)?;
+            if buffer.is_some() {
+                check_outside_region(&e.session, ptr, len)?;
+            }
             e.session.queue_receive(buffer, pvContext as usize)
         })
     })
