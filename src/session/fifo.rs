@@ -36,6 +36,17 @@ impl<T> Fifo<T> {
         Ok(())
     }
 
+    /// `push_back` with its common case (an empty queue) inlined into the caller: the value is
+    /// written straight into the head (WebSocketSend's path).
+    #[inline(always)]
+    pub(super) fn push_back_inline(&mut self, value: T) -> Result<()> {
+        if self.head.is_none() {
+            self.head = Some(value);
+            return Ok(());
+        }
+        self.push_back(value)
+    }
+
     pub(super) fn front(&self) -> Option<&T> {
         self.head.as_ref()
     }
