@@ -36,15 +36,16 @@ impl<T> Fifo<T> {
         Ok(())
     }
 
-    /// `push_back` with its common case (an empty queue) inlined into the caller: the value is
-    /// written straight into the head (WebSocketSend's path).
+    /// `push_back(make())` with its common case (an empty queue) inlined into the caller: the
+    /// value is built straight in the head, not on the stack and then moved (WebSocketSend's
+    /// path).
     #[inline(always)]
-    pub(super) fn push_back_inline(&mut self, value: T) -> Result<()> {
+    pub(super) fn push_back_with(&mut self, make: impl FnOnce() -> T) -> Result<()> {
         if self.head.is_none() {
-            self.head = Some(value);
+            self.head = Some(make());
             return Ok(());
         }
-        self.push_back(value)
+        self.push_back(make())
     }
 
     pub(super) fn front(&self) -> Option<&T> {

@@ -162,7 +162,7 @@ impl SendSide {
         if ty == BufferType::Close {
             self.close_queued = true;
         }
-        self.ops.push_back_inline(SendOp { ty, payload, context, progress: Progress::Queued })?;
+        self.ops.push_back_with(|| SendOp { ty, payload, context, progress: Progress::Queued })?;
         Ok(())
     }
 
