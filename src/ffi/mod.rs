@@ -33,12 +33,21 @@ pub use self::types::*;
 
 /// Runs an export's body: `Ok` → `S_OK`, `Err(e)` → `e.hresult()`, panic → `E_UNEXPECTED`
 /// (the handle whose lock was held is poisoned and reports `E_UNEXPECTED` from then on).
+#[inline(always)]
 pub(crate) fn guard<F: FnOnce() -> Result<()>>(body: F) -> HRESULT {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => S_OK,
-        Ok(Err(e)) => e.hresult(),
+        Ok(Err(e)) => error_hresult(e),
         Err(_) => E_UNEXPECTED,
     }
+}
+
+/// `e.hresult()` out of line: the success path of every export is then one test, not a jump
+/// through the table of error codes.
+#[cold]
+#[inline(never)]
+fn error_hresult(e: Error) -> HRESULT {
+    e.hresult()
 }
 
 /// Runs the body of an export the header declares `void`; always returns 0 (spec §15 Q34).
