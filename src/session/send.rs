@@ -133,6 +133,15 @@ impl SendSide {
     /// Validates and queues one send operation (spec §6.6).
     #[inline(always)]
     pub(super) fn queue(&mut self, ty: BufferType, payload: SendPayload, context: usize) -> Result<()> {
+        // Data, the common case, first: the stream is usable, no close was queued, and a
+        // fragmented message is not switched between text and binary.
+        if let (Some((kind, ends)), SendPayload::Bytes(_)) = (ty.data(), payload) {
+            if self.broken || self.close_queued || self.queued_message.map_or(false, |k| k != kind) {
+                return Err(Error::InvalidState);
+            }
+            self.queued_message = if ends { None } else { Some(kind) };
+            return self.ops.push_back_with(|| SendOp { ty, payload, context, progress: Progress::Queued });
+        }
         match (ty, payload) {
             (BufferType::Close, SendPayload::Close { status, reason }) => {
                 if reason.len() > MAX_CLOSE_REASON || (status.is_none() && !reason.is_empty()) {
@@ -144,7 +153,7 @@ impl SendSide {
                     return Err(Error::ControlPayloadTooLong);
                 }
             }
-            (_, SendPayload::Bytes(_)) if ty.data().is_some() => {}
+            // A data type with a close payload, or CLOSE without one.
             _ => return Err(Error::BadBufferType(ty.raw())),
         }
         if self.broken {
@@ -153,12 +162,7 @@ impl SendSide {
         if self.close_queued && !matches!(ty, BufferType::PingPong | BufferType::UnsolicitedPong) {
             return Err(Error::InvalidState);
         }
-        if let Some((kind, ends)) = ty.data() {
-            if self.queued_message.map_or(false, |k| k != kind) {
-                return Err(Error::InvalidState);
-            }
-            self.queued_message = if ends { None } else { Some(kind) };
-        }
+        // Only control frames get here (data frames were queued above or refused).
         if ty == BufferType::Close {
             self.close_queued = true;
         }
