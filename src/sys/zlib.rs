@@ -296,6 +296,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "Miri cannot call zlib (C); covered natively and under valgrind/ASan")]
     fn hello_matches_rfc7692_7_2_3_1_and_shares_the_window() {
         let mut d = Deflater::new(15, 6).unwrap();
         let first = deflate_message(&mut d, b"Hello");
@@ -306,6 +307,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "Miri cannot call zlib (C); covered natively and under valgrind/ASan")]
     fn inflates_rfc7692_examples() {
         let mut i = Inflater::new().unwrap();
         let mut out = [0u8; 16];
@@ -319,6 +321,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "Miri cannot call zlib (C); covered natively and under valgrind/ASan")]
     fn memory_is_counted_and_returned() {
         let d = Deflater::new(9, 6).unwrap();
         let small = d.memory();
