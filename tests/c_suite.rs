@@ -110,8 +110,12 @@ fn build(compiler: Compiler, program: &str) -> PathBuf {
 /// Builds and runs one program; it must exit with status 0.
 fn run(compiler: Compiler, program: &str) {
     let exe = build(compiler, program);
+    // cargo's LD_LIBRARY_PATH (searched before the program's run path) also lists the profile
+    // directory, where an older `cargo build` may have left an older libwebsocket.so.1: point
+    // the loader at the library built for this test run only.
     let output = Command::new(&exe)
         .current_dir(root())
+        .env("LD_LIBRARY_PATH", lib_dir())
         .env_remove("WS_TEST_QUICK")
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
