@@ -23,7 +23,6 @@
 
 use super::recv::{DataFrame, Step};
 use super::{Buffer, BufferType, MessageKind, Session};
-use crate::config::Role;
 use crate::deflate::Negotiated;
 use crate::error::{Error, Result};
 use crate::frame::{self, FrameHeader, OpCode};
@@ -198,18 +197,8 @@ impl Session {
             if !(rsv1 || continues) {
                 return Ok(None);
             }
-            match (self.role, header.mask) {
-                (Role::Server, None) if !self.config.disable_masking => return Err(Error::UnmaskedFrame),
-                (Role::Client, Some(_)) => return Err(Error::MaskedFrame),
-                _ => {}
-            }
-            let kind = match (header.opcode, self.recv.message) {
-                (OpCode::Continuation, Some(kind)) => kind,
-                (OpCode::Continuation, None) => return Err(Error::UnexpectedContinuation),
-                (_, Some(_)) => return Err(Error::InterleavedMessage),
-                (OpCode::Text, None) => MessageKind::Text,
-                (_, None) => MessageKind::Binary,
-            };
+            self.check_masking(&header)?;
+            let kind = self.message_kind(header.opcode)?;
             if self.recv.message.is_none() {
                 self.recv.utf8 = Utf8Validator::new();
             }

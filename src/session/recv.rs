@@ -278,6 +278,31 @@ impl Session {
         };
     }
 
+    /// A received frame's masking must suit the role: a server takes masked frames only (unless
+    /// masking is disabled), a client unmasked ones only (§9.7).
+    #[inline(always)]
+    pub(super) fn check_masking(&self, header: &FrameHeader) -> Result<()> {
+        match (self.role, header.mask) {
+            (Role::Server, None) if !self.config.disable_masking => Err(Error::UnmaskedFrame),
+            (Role::Client, Some(_)) => Err(Error::MaskedFrame),
+            _ => Ok(()),
+        }
+    }
+
+    /// The message a data frame with `opcode` belongs to: a continuation continues the message
+    /// in progress, text or binary starts one (§9.7: no continuation without a message, no new
+    /// message inside one).
+    #[inline(always)]
+    pub(super) fn message_kind(&self, opcode: OpCode) -> Result<MessageKind> {
+        match (opcode, self.recv.message) {
+            (OpCode::Continuation, Some(kind)) => Ok(kind),
+            (OpCode::Continuation, None) => Err(Error::UnexpectedContinuation),
+            (_, Some(_)) => Err(Error::InterleavedMessage),
+            (OpCode::Text, None) => Ok(MessageKind::Text),
+            (_, None) => Ok(MessageKind::Binary),
+        }
+    }
+
     /// Parses what R holds for the head receive operation. `limit` caps a data chunk (the
     /// caller's own receive buffer). Data-frame headers are consumed in the same step as the
     /// payload that follows them; only a ping returns early (its pong goes out first).
@@ -297,21 +322,11 @@ impl Session {
                 Some(h) => h,
                 None => return Ok(Step::NeedBytes),
             };
-            match (self.role, header.mask) {
-                (Role::Server, None) if !self.config.disable_masking => return Err(Error::UnmaskedFrame),
-                (Role::Client, Some(_)) => return Err(Error::MaskedFrame),
-                _ => {}
-            }
+            self.check_masking(&header)?;
             if header.opcode.is_control() {
                 return self.control_frame(header);
             }
-            let kind = match (header.opcode, self.recv.message) {
-                (OpCode::Continuation, Some(kind)) => kind,
-                (OpCode::Continuation, None) => return Err(Error::UnexpectedContinuation),
-                (_, Some(_)) => return Err(Error::InterleavedMessage),
-                (OpCode::Text, None) => MessageKind::Text,
-                (_, None) => MessageKind::Binary,
-            };
+            let kind = self.message_kind(header.opcode)?;
             if self.recv.message.is_none() {
                 self.recv.utf8 = Utf8Validator::new();
                 self.recv.spot_ascii = true;
