@@ -8,7 +8,8 @@
 #            architectures (gcc, windres, dlltool), Wine with its 64- and 32-bit halves
 #   release  what scripts/release.sh and tests/ship need: zip/unzip, llvm-dlltool (MSVC import
 #            libraries), pkg-config
-#   miri     the nightly toolchain's Miri, rust-src and the i686 Linux target (scripts/miri.sh)
+#   miri     the nightly toolchain's Miri, rust-src and the i686 Linux target, gcc-multilib
+#            (scripts/miri.sh)
 # Peers go under .deps/ in the repository (ignored by git); system packages through apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,7 +87,9 @@ fi
 
 if want miri; then
   # Miri runs on the nightly toolchain (scripts/miri.sh), with the i686 target for the 32-bit
-  # handle-table tests.
+  # handle-table tests. Building the crate for i686 Linux compiles the bundled zlib (libz-sys)
+  # with gcc -m32, which needs the 32-bit C headers and libraries (gcc-multilib).
+  apt_install gcc-multilib
   command -v rustup >/dev/null || { echo "setup: rustup is required for Miri" >&2; exit 1; }
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
   installed=$(rustup component list --installed --toolchain nightly)

@@ -49,26 +49,8 @@ rm -rf "$OUT"
 mkdir -p "$LOGS"
 
 passed=0; failed=0; failures=()
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-case_run() {
-  local name=$1; shift
-  local log=$LOGS/${name//\//_}.log t0 rc
-  t0=$(now_ms)
-  "$@" >"$log" 2>&1
-  rc=$?
-  local ms=$(( $(now_ms) - t0 ))
-  local summary
-  summary=$(tr -d '\r' <"$log" | grep -v '^$' | tail -1 | cut -c1-100)
-  if [[ $rc -eq 0 ]]; then
-    passed=$((passed + 1))
-    printf 'ok    %-36s %6d ms  %s\n' "$name" "$ms" "$summary"
-  else
-    failed=$((failed + 1)); failures+=("$name")
-    printf 'FAIL  %-36s %6d ms  exit %d, log %s\n' "$name" "$ms" "$rc" "${log#$ROOT/}"
-    tr -d '\r' <"$log" | tail -15 | sed 's/^/      /'
-  fi
-  return $rc
-}
+CASE_WIDTH=36
+source "$ROOT/tests/cases.sh"
 
 # expect_eq WHAT GOT EXPECTED
 expect_eq() {

@@ -88,29 +88,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+source "$ROOT/tests/cases.sh"
 SUITE_T0=$(now_ms)
 
-# case NAME COMMAND...: runs the command with its output in $LOGS/NAME.log.
-case_run() {
-  local name=$1; shift
-  local log=$LOGS/${name//\//_}.log t0 rc
-  t0=$(now_ms)
-  "$@" >"$log" 2>&1
-  rc=$?
-  local ms=$(( $(now_ms) - t0 ))
-  local summary
-  summary=$(tr -d '\r' <"$log" | grep -v '^$' | tail -1 | cut -c1-100)
-  if [[ $rc -eq 0 ]]; then
-    passed=$((passed + 1))
-    printf 'ok    %-40s %6d ms  %s\n' "$name" "$ms" "$summary"
-  else
-    failed=$((failed + 1)); failures+=("$name")
-    printf 'FAIL  %-40s %6d ms  exit %d, log %s\n' "$name" "$ms" "$rc" "${log#$ROOT/}"
-    tr -d '\r' <"$log" | tail -15 | sed 's/^/      /'
-  fi
-  return $rc
-}
 
 # Runs a Windows program under Wine from its own directory (where our DLL is).
 wine_exe() { # DIR EXE ARGS...
