@@ -439,7 +439,7 @@ fn client(input: &Input) {
     let expect = ref_response(&refs, &accept, &sub_bytes, &ext_bytes);
     let sub_strings: Vec<String> = sub_bytes.iter().map(|s| String::from_utf8(s.clone()).unwrap()).collect();
     let ext_strings: Vec<String> = ext_bytes.iter().map(|s| String::from_utf8(s.clone()).unwrap()).collect();
-    let direct = handshake::verify_response(&refs, &accept, &sub_strings, &ext_strings)
+    let direct = handshake::verify_response(&refs, &accept, &sub_strings, &ext_strings, None)
         .map(|s| (s.subprotocol, s.extensions))
         .map_err(|e| e.hresult());
     assert_eq!(direct, expect, "verify_response");
