@@ -159,24 +159,11 @@ fn server_with_request(props: &[WEB_SOCKET_PROPERTY], offers: &[&str]) -> (Handl
         pairs.push(("Sec-WebSocket-Extensions", o));
     }
     let req = header_array(&pairs);
-    unsafe {
-        let mut resp = ptr::null_mut();
-        let mut n = 0;
-        let hr = WebSocketBeginServerHandshake(
-            s.0,
-            ptr::null(),
-            ptr::null_mut(),
-            0,
-            req.as_ptr(),
-            req.len() as u32,
-            &mut resp,
-            &mut n,
-        );
-        assert_eq!(hr, 0);
-        let list = header_list(resp, n);
-        assert_eq!(WebSocketEndServerHandshake(s.0), 0);
-        (s, header(&list, "Sec-WebSocket-Extensions"))
-    }
+    let (hr, resp, n) = begin_server_handshake(&s, &req);
+    assert_eq!(hr, 0);
+    let list = header_list(resp, n);
+    assert_eq!(unsafe { WebSocketEndServerHandshake(s.0) }, 0);
+    (s, header(&list, "Sec-WebSocket-Extensions"))
 }
 
 fn receive_all(h: &Handle, wire: &[u8], chunk: usize) -> Result<Event, i32> {

@@ -578,20 +578,7 @@ fn abort_during_the_server_handshake_aborts() {
         ("Sec-WebSocket-Version", "13"),
         ("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
     ]);
-    let (mut resp, mut n) = (ptr::null_mut(), 0);
-    let hr = unsafe {
-        WebSocketBeginServerHandshake(
-            s.0,
-            ptr::null(),
-            ptr::null_mut(),
-            0,
-            req.as_ptr(),
-            4,
-            &mut resp,
-            &mut n,
-        )
-    };
-    assert_eq!(hr, 0);
+    assert_eq!(begin_server_handshake(&s, &req).0, 0);
     s.abort();
     assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), E_INVALID_PROTOCOL_OPERATION);
     assert_eq!(s.receive(2), E_INVALID_PROTOCOL_OPERATION);
@@ -603,19 +590,7 @@ fn abort_during_the_server_handshake_aborts() {
     // Before BeginServerHandshake it stays a no-op (spec §10.2).
     let s = Handle::server(&[]);
     s.abort();
-    let hr = unsafe {
-        WebSocketBeginServerHandshake(
-            s.0,
-            ptr::null(),
-            ptr::null_mut(),
-            0,
-            req.as_ptr(),
-            4,
-            &mut resp,
-            &mut n,
-        )
-    };
-    assert_eq!(hr, 0);
+    assert_eq!(begin_server_handshake(&s, &req).0, 0);
     assert_eq!(unsafe { WebSocketEndServerHandshake(s.0) }, 0);
     assert_eq!(s.send(BINARY_MESSAGE, b"x", 1), 0);
 }

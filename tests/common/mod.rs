@@ -243,6 +243,28 @@ pub fn open_pair(
     (c, s)
 }
 
+/// WebSocketBeginServerHandshake on `s` with the request headers `req`, no subprotocol and no
+/// extension selected: the HRESULT and the response header array.
+pub fn begin_server_handshake(
+    s: &Handle,
+    req: &[WEB_SOCKET_HTTP_HEADER],
+) -> (i32, *mut WEB_SOCKET_HTTP_HEADER, u32) {
+    let (mut resp, mut n) = (ptr::null_mut(), 0);
+    let hr = unsafe {
+        WebSocketBeginServerHandshake(
+            s.0,
+            ptr::null(),
+            ptr::null_mut(),
+            0,
+            req.as_ptr(),
+            req.len() as u32,
+            &mut resp,
+            &mut n,
+        )
+    };
+    (hr, resp, n)
+}
+
 /// A server handle after .NET's fake handshake (spec §12.2).
 pub fn open_server(props: &[WEB_SOCKET_PROPERTY]) -> Handle {
     let s = Handle::server(props);
@@ -253,22 +275,8 @@ pub fn open_server(props: &[WEB_SOCKET_PROPERTY]) -> Handle {
         ("Sec-WebSocket-Version", "13"),
         ("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
     ]);
-    unsafe {
-        let mut resp = ptr::null_mut();
-        let mut n = 0;
-        let hr = WebSocketBeginServerHandshake(
-            s.0,
-            ptr::null(),
-            ptr::null_mut(),
-            0,
-            req.as_ptr(),
-            5,
-            &mut resp,
-            &mut n,
-        );
-        assert_eq!(hr, 0);
-        assert_eq!(WebSocketEndServerHandshake(s.0), 0);
-    }
+    assert_eq!(begin_server_handshake(&s, &req).0, 0);
+    assert_eq!(unsafe { WebSocketEndServerHandshake(s.0) }, 0);
     s
 }
 
