@@ -178,12 +178,7 @@ fn receive_all(h: &Handle, wire: &[u8], chunk: usize) -> Result<Event, i32> {
         }
         match a.action {
             RECEIVE_FROM_NETWORK => {
-                let (p, cap) = a.buffers[0].bytes();
-                let n = input.len().min(cap as usize).min(chunk);
-                for i in 0..n {
-                    unsafe { *p.add(i) = input.pop_front().unwrap() };
-                }
-                h.complete(&a, n as u32);
+                h.read_into(&a, &mut input, chunk);
             }
             INDICATE_RECEIVE_COMPLETE => {
                 let mut message = a.bytes(0);
@@ -533,12 +528,7 @@ fn an_inflate_bomb_is_delivered_in_bounded_chunks_with_bounded_memory() {
         assert_eq!(a.hr, 0);
         match a.action {
             RECEIVE_FROM_NETWORK => {
-                let (p, cap) = a.buffers[0].bytes();
-                let n = input.len().min(cap as usize);
-                for i in 0..n {
-                    unsafe { *p.add(i) = input.pop_front().unwrap() };
-                }
-                c.complete(&a, n as u32);
+                c.read_into(&a, &mut input, usize::MAX);
             }
             INDICATE_RECEIVE_COMPLETE => {
                 let (p, n) = a.buffers[0].bytes();
@@ -585,12 +575,7 @@ fn a_caller_receive_buffer_gets_inflated_data_directly_in_its_size() {
             let a = c.get(RECEIVE, 1);
             assert_eq!(a.hr, 0);
             if a.action == RECEIVE_FROM_NETWORK {
-                let (p, cap) = a.buffers[0].bytes();
-                let n = input.len().min(cap as usize);
-                for i in 0..n {
-                    unsafe { *p.add(i) = input.pop_front().unwrap() };
-                }
-                c.complete(&a, n as u32);
+                c.read_into(&a, &mut input, usize::MAX);
                 continue;
             }
             assert_eq!(a.action, INDICATE_RECEIVE_COMPLETE);

@@ -272,12 +272,7 @@ fn every_pointer_lies_in_the_allocated_buffer_or_the_payload() {
                 }
                 match a.action {
                     RECEIVE_FROM_NETWORK => {
-                        let (p, cap) = a.buffers[0].bytes();
-                        let n = wire.len().min(cap as usize);
-                        for i in 0..n {
-                            unsafe { *p.add(i) = wire.pop_front().unwrap() };
-                        }
-                        peer.complete(&a, n as u32);
+                        peer.read_into(&a, &mut wire, usize::MAX);
                     }
                     SEND_TO_NETWORK => {
                         out.extend(a.all_bytes());
@@ -371,12 +366,7 @@ fn receive_message(
                     if input.is_empty() {
                         input.extend(rx.recv().unwrap());
                     }
-                    let (p, cap) = a.buffers[0].bytes();
-                    let n = input.len().min(cap as usize);
-                    for i in 0..n {
-                        unsafe { *p.add(i) = input.pop_front().unwrap() };
-                    }
-                    h.complete(&a, n as u32);
+                    h.read_into(&a, input, usize::MAX);
                 }
                 SEND_TO_NETWORK => {
                     pongs.extend(a.all_bytes());

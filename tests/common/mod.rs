@@ -118,6 +118,17 @@ impl Handle {
         unsafe { WebSocketCompleteAction(self.0, act.token as PVOID, n) };
     }
 
+    /// Carries out the RECEIVE_FROM_NETWORK action `act`: moves up to `max` bytes from the front
+    /// of `input` into its buffer (at most its capacity) and completes it with that count.
+    pub fn read_into(&self, act: &Act, input: &mut VecDeque<u8>, max: usize) {
+        let (p, cap) = act.buffers[0].bytes();
+        let n = input.len().min(cap as usize).min(max);
+        for i in 0..n {
+            unsafe { *p.add(i) = input.pop_front().unwrap() };
+        }
+        self.complete(act, n as u32);
+    }
+
     pub fn send(&self, ty: u32, payload: &[u8], ctx: usize) -> i32 {
         let mut b = WEB_SOCKET_BUFFER::data(payload.as_ptr() as *mut u8, payload.len() as u32);
         unsafe { WebSocketSend(self.0, ty, &mut b, ctx as PVOID) }
@@ -316,12 +327,7 @@ pub fn receive_event(
                         h.complete(&ind, 0);
                         return None;
                     }
-                    let (p, cap) = a.buffers[0].bytes();
-                    let n = input.len().min(cap as usize).min(chunk);
-                    for i in 0..n {
-                        unsafe { *p.add(i) = input.pop_front().unwrap() };
-                    }
-                    h.complete(&a, n as u32);
+                    h.read_into(&a, input, chunk);
                 }
                 SEND_TO_NETWORK => {
                     assert_eq!(a.ty, PING_PONG, "automatic pong type");
