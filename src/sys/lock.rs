@@ -2,10 +2,11 @@
 //!
 //! Every export on the data path takes its handle's lock once, so the lock's own cost is paid on
 //! every call. [`SlotLock`] takes it with one compare-exchange and releases it with one swap and
-//! a test of the result; waiting threads sleep on a condition variable shared with other locks
-//! and are only woken when they said they sleep. Contention is rare (a caller drives one handle's
-//! send queue and receive queue from two threads at most, and no critical section blocks or does
-//! I/O), so the sleeping side is plain and portable: std's `Mutex` and `Condvar`, no OS calls.
+//! a test of the result. A thread that finds it held spins briefly, then sleeps on a condition
+//! variable shared with other locks; a release calls on that side only when a sleeper has
+//! registered in the lock's word. Contention is rare (a caller drives one handle's send queue
+//! and receive queue from two threads at most, and no critical section blocks or does I/O), so
+//! the sleeping side is plain and portable: std's `Mutex` and `Condvar`, no OS calls.
 //!
 //! # The state word
 //!
