@@ -6,7 +6,8 @@
 #   - the engine suites (tests/engine_*.rs) except the few long-running cases listed below,
 #     including the send-thread + receive-thread tests on one handle (Miri checks every access of
 #     the two threads for data races);
-#   - the handle-table tests on i686-unknown-linux-gnu (32-bit handles: generation and reuse).
+#   - the handle-table and handle-lock tests on i686-unknown-linux-gnu (32-bit handles:
+#     generation and reuse).
 # Miri cannot run C code or SIMD intrinsics: the SIMD kernels fall back to portable code under
 # Miri (cfg(miri)), and the C suites are run natively (and under valgrind/ASan) instead.
 # Prints a progress line at least once a minute. Usage: scripts/miri.sh
@@ -51,6 +52,7 @@ echo "=== miri: unit tests (x86_64)"
 "${miri[@]}" test -q --lib
 echo "=== miri: engine suites (x86_64)"
 "${miri[@]}" test -q --test engine_frames --test engine_pair --test engine_dotnet -- "${skip[@]}"
-echo "=== miri: handle table (i686)"
+echo "=== miri: handle table and lock (i686)"
 "${miri[@]}" test -q --lib --target i686-unknown-linux-gnu ffi::table
+"${miri[@]}" test -q --lib --target i686-unknown-linux-gnu sys::lock
 echo "miri: passed in $(( $(date +%s) - start )) s"

@@ -12,7 +12,7 @@
 //! validation), [`session`] (the action state machine), [`config`] (handle properties) and
 //! [`deflate`] (the opt-in permessage-deflate negotiation, an extension beyond Windows), on
 //! top of [`sys`], the small unsafe foundation (caller memory, SIMD kernels, OS randomness,
-//! zlib).
+//! zlib, the handles' lock).
 //!
 //! # A full client exchange, through the C ABI
 //!

@@ -13,7 +13,10 @@
 //! create/delete cycles, G being the generation's bits (64-bit: 2^44; 32-bit, where handles
 //! carry 14 generation bits: 4096 × 16383, over 67 million).
 //!
-//! Panics. A panic under a slot's lock (caught by the export's guard) poisons that slot's mutex:
+//! Locks. Each slot has a [`SlotLock`]: one compare-exchange to take it and one swap to release
+//! it on the data path; a thread that finds it held spins briefly, then sleeps.
+//!
+//! Panics. A panic under a slot's lock (caught by the export's guard) poisons that slot's lock:
 //! the handle answers `E_UNEXPECTED` from then on. DeleteHandle frees it like any other handle
 //! and retires the slot (its 64 bytes are never reused), so no later handle inherits the poison;
 //! the lock's own poison flag is the only bookkeeping, so the data path costs nothing extra.
@@ -22,12 +25,13 @@ use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use super::headers::HeaderArray;
 use super::types::WEB_SOCKET_HANDLE;
 use crate::error::{Error, Result};
 use crate::session::Session;
+use crate::sys::lock::{SlotGuard, SlotLock};
 
 /// What a live handle owns.
 pub(crate) struct Entry {
@@ -67,7 +71,7 @@ const _: () = assert!(MAX_HANDLES <= 1 << INDEX_BITS && REUSE_AFTER < MAX_HANDLE
 
 #[repr(align(64))]
 struct Slot {
-    state: Mutex<SlotState>,
+    state: SlotLock<SlotState>,
 }
 
 struct SlotState {
@@ -106,7 +110,7 @@ impl Allocator {
             slots.try_reserve_exact(CHUNK_SLOTS).map_err(|_| Error::OutOfMemory)?;
             slots.extend(
                 (0..CHUNK_SLOTS)
-                    .map(|_| Slot { state: Mutex::new(SlotState { generation: 1, entry: None }) }),
+                    .map(|_| Slot { state: SlotLock::new(SlotState { generation: 1, entry: None }) }),
             );
             let raw = Box::into_raw(slots.into_boxed_slice()) as *mut Slot;
             chunk.store(raw, Ordering::Release);
@@ -148,19 +152,11 @@ fn slot(index: usize) -> Option<&'static Slot> {
     Some(unsafe { &*chunk.add(index & (CHUNK_SLOTS - 1)) })
 }
 
-/// Locks a slot, poisoned or not; the flag says which.
-fn lock(slot: &Slot) -> (MutexGuard<'_, SlotState>, bool) {
-    match slot.state.lock() {
-        Ok(state) => (state, false),
-        Err(poisoned) => (poisoned.into_inner(), true),
-    }
-}
-
 /// Stores `entry` in a free slot and returns its handle.
 pub(crate) fn insert(entry: Box<Entry>) -> Result<WEB_SOCKET_HANDLE> {
     let index = { ALLOCATOR.lock().unwrap_or_else(|p| p.into_inner()).take()? };
     let slot = slot(index).ok_or(Error::Internal)?;
-    let (mut state, _) = lock(slot);
+    let (mut state, _) = slot.state.lock();
     state.entry = Some(entry);
     Ok(encode(index, state.generation))
 }
@@ -171,7 +167,7 @@ pub(crate) fn remove(handle: WEB_SOCKET_HANDLE) -> Option<Box<Entry>> {
     let (index, generation) = decode(handle)?;
     let slot = slot(index)?;
     let (entry, poisoned) = {
-        let (mut state, poisoned) = lock(slot);
+        let (mut state, poisoned) = slot.state.lock();
         if state.generation & GENERATION_MASK != generation || state.entry.is_none() {
             return None;
         }
@@ -187,11 +183,20 @@ pub(crate) fn remove(handle: WEB_SOCKET_HANDLE) -> Option<Box<Entry>> {
     entry
 }
 
-/// A live handle's entry, locked: the handle's lock is held until this is dropped.
+/// A live handle's entry, locked: the handle's lock is held until this is dropped (which
+/// poisons it if the thread is panicking) or [`unlock`](Locked::unlock)ed.
 pub(crate) struct Locked {
     /// Holds the slot's lock; `entry` points into the box it guards.
-    _state: MutexGuard<'static, SlotState>,
+    state: SlotGuard<'static, SlotState>,
     entry: NonNull<Entry>,
+}
+
+impl Locked {
+    /// Releases the handle's lock after work that ran to its end (see [`SlotGuard::unlock`]).
+    #[inline(always)]
+    pub(crate) fn unlock(self) {
+        self.state.unlock();
+    }
 }
 
 impl Deref for Locked {
@@ -199,7 +204,7 @@ impl Deref for Locked {
 
     #[inline(always)]
     fn deref(&self) -> &Entry {
-        // SAFETY: `entry` points at the boxed Entry of the slot whose lock `_state` holds; the
+        // SAFETY: `entry` points at the boxed Entry of the slot whose lock `state` holds; the
         // box is neither moved nor freed while the lock is held.
         unsafe { self.entry.as_ref() }
     }
@@ -220,17 +225,17 @@ impl DerefMut for Locked {
 pub(crate) fn entry(handle: WEB_SOCKET_HANDLE) -> Result<Locked> {
     let (index, generation) = decode(handle).ok_or(Error::BadHandle)?;
     let slot = slot(index).ok_or(Error::BadHandle)?;
-    let mut state = match slot.state.lock() {
-        Ok(state) => state,
-        Err(poisoned) => return Err(poisoned_slot(&poisoned.into_inner(), generation)),
-    };
+    let (mut state, poisoned) = slot.state.lock();
+    if poisoned {
+        return Err(poisoned_slot(&state, generation));
+    }
     if state.generation & GENERATION_MASK != generation {
         return Err(Error::BadHandle);
     }
     match state.entry.as_deref_mut() {
         Some(e) => {
             let entry = NonNull::from(e);
-            Ok(Locked { _state: state, entry })
+            Ok(Locked { state, entry })
         }
         None => Err(Error::BadHandle),
     }
@@ -238,10 +243,13 @@ pub(crate) fn entry(handle: WEB_SOCKET_HANDLE) -> Result<Locked> {
 
 /// Runs `f` on a live handle's entry under that handle's lock (see [`entry`]; small bodies
 /// inline here as well as through the guard, and keep the `&mut Entry` argument's no-alias
-/// guarantee).
+/// guarantee). If `f` panics, the unwinding drops the lock's guard, which poisons the handle.
 #[inline(always)]
 pub(crate) fn with_entry<T>(handle: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut Entry) -> Result<T>) -> Result<T> {
-    f(&mut *entry(handle)?)
+    let mut locked = entry(handle)?;
+    let result = f(&mut locked);
+    locked.unlock();
+    result
 }
 
 /// The answer for a handle whose slot a panic poisoned: E_UNEXPECTED while the handle lives,
@@ -329,7 +337,7 @@ mod tests {
         delete(h);
         assert_eq!(end_server_handshake(h), E_INVALIDARG, "deleted");
         {
-            let (state, poisoned) = lock(slot(index).unwrap());
+            let (state, poisoned) = slot(index).unwrap().state.lock();
             assert!(poisoned && state.entry.is_none(), "the entry is freed");
         }
         let free = ALLOCATOR
