@@ -134,7 +134,7 @@ pub unsafe extern "system" fn WebSocketGetAction(
         // SAFETY: non-NULL (checked above) and readable per this function's contract.
         let capacity = unsafe { pulDataBufferCount.read_unaligned() } as usize;
         let mut action = Action::NONE;
-        table::entry(hWebSocket)?.session.get_action(queue, capacity, &mut action)?;
+        table::with_entry(hWebSocket, |e| e.session.get_action(queue, capacity, &mut action))?;
         // SAFETY: every output is non-NULL (checked above; `pvApplicationContext` here) and
         // writable; `pDataBuffers` has room for `capacity >= action.count` entries.
         unsafe {

@@ -40,14 +40,17 @@ pub(crate) struct Entry {
     pub headers: Option<HeaderArray>,
 }
 
-// Handle layout. 64-bit: generation (32) | index (28) | tag 0xA (4).
+// Handle layout. 64-bit: generation (32) | index (20) | tag 0xA5A (12).
 // 32-bit: generation (14) | index (16) | tag 0b10 (2).
+// The index has exactly the bits that address MAX_HANDLES slots, so a decoded index is always
+// in range (no test on the data path); on 64-bit the spare bits widen the tag, which a forged
+// value must also match.
 #[cfg(target_pointer_width = "64")]
-const TAG_BITS: u32 = 4;
+const TAG_BITS: u32 = 12;
 #[cfg(target_pointer_width = "64")]
-const TAG: usize = 0xA;
+const TAG: usize = 0xA5A;
 #[cfg(target_pointer_width = "64")]
-const INDEX_BITS: u32 = 28;
+const INDEX_BITS: u32 = 20;
 #[cfg(not(target_pointer_width = "64"))]
 const TAG_BITS: u32 = 2;
 #[cfg(not(target_pointer_width = "64"))]
@@ -67,7 +70,7 @@ const MAX_HANDLES: usize = CHUNK_SLOTS * MAX_CHUNKS;
 /// A freed slot is reused only once this many slots are free (first-in first-out).
 const REUSE_AFTER: usize = 4096;
 
-const _: () = assert!(MAX_HANDLES <= 1 << INDEX_BITS && REUSE_AFTER < MAX_HANDLES);
+const _: () = assert!(MAX_HANDLES == 1 << INDEX_BITS && REUSE_AFTER < MAX_HANDLES);
 
 #[repr(align(64))]
 struct Slot {
