@@ -17,6 +17,11 @@
 #![forbid(unsafe_code)]
 
 use crate::error::{Error, Result};
+use crate::sys::simd;
+
+/// Below this length the portable loops mask word by word; from it on, in 32-byte blocks.
+/// (Up to `simd::SMALL_MAX` bytes the SSE2 kernels come first where the target has them.)
+const WORDS_LIMIT: usize = 64;
 
 /// Largest frame header: 2 + 8 (64-bit length) + 4 (masking key).
 pub const MAX_HEADER_LEN: usize = 14;
@@ -210,8 +215,12 @@ impl FrameHeader {
 #[inline(always)]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
     let key = rotate_key(key, offset);
-    if buf.len() < 64 {
-        // Small payloads (most control frames and chat-sized messages): words, then bytes.
+    // Small payloads (most control frames and chat-sized messages): SSE2 vectors where the
+    // target has them, else words, then bytes.
+    if buf.len() <= simd::SMALL_MAX && simd::xor_small::<false>(buf, key).is_some() {
+        return;
+    }
+    if buf.len() < WORDS_LIMIT {
         xor_words(buf, mask_word(key), key);
     } else {
         apply_mask_blocks::<false>(buf, key);
@@ -234,7 +243,12 @@ pub fn unmask(buf: &mut [u8], key: [u8; 4], offset: u64, text: bool) -> bool {
 #[inline(always)]
 pub fn unmask_ascii(buf: &mut [u8], key: [u8; 4], offset: u64) -> bool {
     let key = rotate_key(key, offset);
-    if buf.len() < 64 {
+    if buf.len() <= simd::SMALL_MAX {
+        if let Some(ascii) = simd::xor_small::<true>(buf, key) {
+            return ascii;
+        }
+    }
+    if buf.len() < WORDS_LIMIT {
         xor_words(buf, mask_word(key), key) & HIGH_BITS == 0
     } else {
         apply_mask_blocks::<true>(buf, key)
@@ -294,7 +308,10 @@ fn xor_words(buf: &mut [u8], word: u64, key: [u8; 4]) -> u64 {
 pub fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: u64) {
     debug_assert_eq!(dst.len(), src.len());
     let key = rotate_key(key, offset);
-    if dst.len() < 64 {
+    if dst.len() <= simd::SMALL_MAX && simd::xor_copy_small(dst, src, key) {
+        return;
+    }
+    if dst.len() < WORDS_LIMIT {
         xor_copy_words(dst, src, mask_word(key), key);
     } else {
         mask_copy_blocks(dst, src, key);

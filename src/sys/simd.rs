@@ -127,6 +127,124 @@ unsafe fn xor_blocks_avx2<const ASCII: bool>(buf: &mut [u8], word: u64) -> (usiz
     (blocks * 64, high_bits == 0)
 }
 
+/// Payloads up to this length (and at least 16 bytes) are masked with [`xor_small`] and
+/// [`xor_copy_small`]: 16-byte SSE2 vectors, the last one overlapping, so no word or byte tail.
+pub const SMALL_MAX: usize = 255;
+
+/// XORs `buf` (16 to [`SMALL_MAX`] bytes) in place with `key` repeated from `buf[0]`, in 16-byte
+/// SSE2 vectors (part of every x86-64 CPU and of the i686 targets' baseline). Returns None,
+/// having changed nothing, for other lengths or where SSE2 is not available (the caller has
+/// the portable loop); else Some(whether every byte written is ASCII) with `ASCII`, Some(true)
+/// without.
+#[inline(always)]
+pub fn xor_small<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> Option<bool> {
+    #[cfg(all(any(target_arch = "x86_64", all(target_arch = "x86", target_feature = "sse2")), not(miri)))]
+    {
+        if (16..=SMALL_MAX).contains(&buf.len()) {
+            // SAFETY: SSE2 is enabled for this target (x86-64 baseline, or the cfg above).
+            return Some(unsafe { xor_small_sse2::<ASCII>(buf, key) });
+        }
+    }
+    let _ = (buf, key);
+    None
+}
+
+/// Writes `src` XOR `key` (repeated from `src[0]`) into `dst`, as [`xor_small`] does in place:
+/// returns false, having written nothing, unless both are the same length of 16 to
+/// [`SMALL_MAX`] bytes and SSE2 is available.
+#[inline(always)]
+pub fn xor_copy_small(dst: &mut [u8], src: &[u8], key: [u8; 4]) -> bool {
+    #[cfg(all(any(target_arch = "x86_64", all(target_arch = "x86", target_feature = "sse2")), not(miri)))]
+    {
+        if dst.len() == src.len() && (16..=SMALL_MAX).contains(&src.len()) {
+            // SAFETY: as in `xor_small`; the lengths were just checked.
+            unsafe { xor_copy_small_sse2(dst, src, key) };
+            return true;
+        }
+    }
+    let _ = (dst, src, key);
+    false
+}
+
+/// The key as a 32-bit lane whose little-endian bytes are the mask of payload bytes
+/// `at`, `at + 1`, `at + 2`, `at + 3` (`key[0]` masking byte 0).
+#[cfg(all(any(target_arch = "x86_64", all(target_arch = "x86", target_feature = "sse2")), not(miri)))]
+#[inline(always)]
+fn key_lane(key: [u8; 4], at: usize) -> i32 {
+    u32::from_le_bytes(key).rotate_right(8 * (at as u32 & 3)) as i32
+}
+
+/// `buf.len()` must be 16 to SMALL_MAX. Whole vectors from the start, then the last 16 bytes as
+/// one vector computed from their original values (loaded before the loop), so the bytes it
+/// shares with the previous vector get the same value written twice.
+#[cfg(all(any(target_arch = "x86_64", all(target_arch = "x86", target_feature = "sse2")), not(miri)))]
+#[inline(always)]
+unsafe fn xor_small_sse2<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> bool {
+    #[cfg(target_arch = "x86")]
+    use core::arch::x86::{
+        __m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi32, _mm_setzero_si128,
+        _mm_storeu_si128, _mm_xor_si128,
+    };
+    #[cfg(target_arch = "x86_64")]
+    use core::arch::x86_64::{
+        __m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi32, _mm_setzero_si128,
+        _mm_storeu_si128, _mm_xor_si128,
+    };
+    let last = buf.len() - 16;
+    let p = buf.as_mut_ptr();
+    // SAFETY: every vector accessed is 16 bytes at an offset i <= last = len - 16, so in bounds;
+    // unaligned loads and stores are allowed; the other intrinsics only compute register values.
+    #[allow(unused_unsafe)]
+    unsafe {
+        let k = _mm_set1_epi32(key_lane(key, 0));
+        let tail = _mm_xor_si128(
+            _mm_loadu_si128(p.add(last) as *const __m128i),
+            _mm_set1_epi32(key_lane(key, last)),
+        );
+        let mut seen = _mm_setzero_si128();
+        let mut i = 0;
+        while i < last {
+            let v = _mm_xor_si128(_mm_loadu_si128(p.add(i) as *const __m128i), k);
+            _mm_storeu_si128(p.add(i) as *mut __m128i, v);
+            if ASCII {
+                seen = _mm_or_si128(seen, v);
+            }
+            i += 16;
+        }
+        _mm_storeu_si128(p.add(last) as *mut __m128i, tail);
+        !ASCII || _mm_movemask_epi8(_mm_or_si128(seen, tail)) == 0
+    }
+}
+
+/// As `xor_small_sse2`, from `src` into `dst` (same length, 16 to SMALL_MAX).
+#[cfg(all(any(target_arch = "x86_64", all(target_arch = "x86", target_feature = "sse2")), not(miri)))]
+#[inline(always)]
+unsafe fn xor_copy_small_sse2(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    #[cfg(target_arch = "x86")]
+    use core::arch::x86::{__m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128};
+    #[cfg(target_arch = "x86_64")]
+    use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128};
+    let last = src.len() - 16;
+    let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
+    // SAFETY: both slices are len >= 16 bytes and every vector is at an offset <= len - 16;
+    // `dst` and `src` are distinct borrows, so they do not overlap; unaligned access is allowed.
+    #[allow(unused_unsafe)]
+    unsafe {
+        let k = _mm_set1_epi32(key_lane(key, 0));
+        let mut i = 0;
+        while i < last {
+            let v = _mm_xor_si128(_mm_loadu_si128(s.add(i) as *const __m128i), k);
+            _mm_storeu_si128(d.add(i) as *mut __m128i, v);
+            i += 16;
+        }
+        let tail = _mm_xor_si128(
+            _mm_loadu_si128(s.add(last) as *const __m128i),
+            _mm_set1_epi32(key_lane(key, last)),
+        );
+        _mm_storeu_si128(d.add(last) as *mut __m128i, tail);
+    }
+}
+
 /// The ChaCha block function (RFC 7539 §2.3) with `rounds` rounds (even) on the 16-word
 /// `input` state: the state after the rounds plus `input`. With SSE2 (every x86-64 CPU) the
 /// four rows are four registers and the diagonal rounds rotate the lanes, about a third of the
@@ -208,6 +326,45 @@ unsafe fn chacha_block_sse2(input: &[u32; 16], rounds: usize) -> [u32; 16] {
 
 #[cfg(test)]
 mod tests {
+    /// Every length the small kernels take (and the ones around them), every key phase at the
+    /// overlapping last vector, ASCII and not: the bytes of a byte-at-a-time XOR, and the right
+    /// ASCII answer; lengths they do not take are left untouched.
+    #[test]
+    fn small_kernels_match_the_bytewise_xor() {
+        let key = [0x11u8, 0x82, 0x33, 0x44];
+        for len in 0..=super::SMALL_MAX + 2 {
+            for high in [None, Some(0), Some(len / 2), Some(len.saturating_sub(1))] {
+                let src: Vec<u8> = (0..len)
+                    .map(|i| ((i * 37) as u8 & 0x7F) ^ key[i % 4] ^ if Some(i) == high { 0x80 } else { 0 })
+                    .collect();
+                let expect: Vec<u8> = src.iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect();
+                let sse2 =
+                    cfg!(any(target_arch = "x86_64", all(target_arch = "x86", target_feature = "sse2")));
+                let takes = (16..=super::SMALL_MAX).contains(&len) && sse2 && !cfg!(miri);
+                let mut buf = src.clone();
+                match super::xor_small::<true>(&mut buf, key) {
+                    Some(ascii) => {
+                        assert_eq!(buf, expect, "in place, len {len}");
+                        assert_eq!(ascii, expect.is_ascii(), "ascii, len {len} high {high:?}");
+                    }
+                    None => assert_eq!(buf, src, "untouched, len {len}"),
+                }
+                let mut buf = src.clone();
+                if let Some(ascii) = super::xor_small::<false>(&mut buf, key) {
+                    assert!(ascii);
+                    assert_eq!(buf, expect, "in place without the ASCII test, len {len}");
+                }
+                let mut dst = vec![0xEEu8; len];
+                if super::xor_copy_small(&mut dst, &src, key) {
+                    assert_eq!(dst, expect, "copy, len {len}");
+                } else {
+                    assert!(dst.iter().all(|b| *b == 0xEE), "copy untouched, len {len}");
+                }
+                assert_eq!(super::xor_small::<true>(&mut src.clone(), key).is_some(), takes, "len {len}");
+            }
+        }
+    }
+
     #[test]
     fn matches_the_scalar_xor() {
         let word = 0x0102_0304_0506_0708u64;
