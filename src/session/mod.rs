@@ -83,13 +83,13 @@ impl BufferType {
     /// For data types: the message kind and whether this piece ends the message.
     #[inline(always)]
     fn data(self) -> Option<(MessageKind, bool)> {
-        match self {
-            BufferType::Utf8Message => Some((MessageKind::Text, true)),
-            BufferType::Utf8Fragment => Some((MessageKind::Text, false)),
-            BufferType::BinaryMessage => Some((MessageKind::Binary, true)),
-            BufferType::BinaryFragment => Some((MessageKind::Binary, false)),
-            _ => None,
+        // The four data types are 0x8000_0000 + (binary << 1 | fragment).
+        let low = self.raw().wrapping_sub(0x8000_0000);
+        if low > 3 {
+            return None;
         }
+        let kind = if low & 2 == 0 { MessageKind::Text } else { MessageKind::Binary };
+        Some((kind, low & 1 == 0))
     }
 
     #[inline(always)]
