@@ -5,7 +5,7 @@ use super::table;
 use super::types::*;
 use super::{guard, guard_void, read, write};
 use crate::error::{Error, Result};
-use crate::session::{Action, BufferType, Queue, SendPayload, Session};
+use crate::session::{Action, ActionSink, BufferType, Queue, SendPayload, Session};
 use crate::sys::mem::{CallerBytes, CallerBytesMut};
 
 /// Queues one frame for sending. The `WEB_SOCKET_BUFFER` structure is copied during the call;
@@ -133,22 +133,25 @@ pub unsafe extern "system" fn WebSocketGetAction(
         }
         // SAFETY: non-NULL (checked above) and readable per this function's contract.
         let capacity = unsafe { pulDataBufferCount.read_unaligned() } as usize;
-        let mut action = Action::NONE;
-        table::with_entry(hWebSocket, |e| e.session.get_action(queue, capacity, &mut action))?;
-        // SAFETY: every output is non-NULL (checked above; `pvApplicationContext` here) and
-        // writable; `pDataBuffers` has room for `capacity >= action.count` entries.
-        unsafe {
-            for (i, b) in action.buffers().iter().enumerate() {
-                pDataBuffers.add(i).write_unaligned(WEB_SOCKET_BUFFER::close(b.ptr, b.len, b.status));
+        let mut out = Outputs {
+            buffers: pDataBuffers,
+            count: pulDataBufferCount,
+            action: pAction,
+            buffer_type: pBufferType,
+            app_context: pvApplicationContext,
+            token: pvActionContext,
+            written: false,
+        };
+        table::with_entry(hWebSocket, |e| e.session.get_action(queue, capacity, &mut out))?;
+        if !out.written {
+            // NO_ACTION: no buffers, no type, no token; the application context is untouched.
+            // SAFETY: non-NULL (checked above) and writable per this function's contract.
+            unsafe {
+                pulDataBufferCount.write_unaligned(0);
+                pAction.write_unaligned(WEB_SOCKET_NO_ACTION as WEB_SOCKET_ACTION_VALUE);
+                pBufferType.write_unaligned(0);
+                pvActionContext.write_unaligned(core::ptr::null_mut());
             }
-            pulDataBufferCount.write_unaligned(action.count as ULONG);
-            pAction.write_unaligned(action.kind as WEB_SOCKET_ACTION_VALUE);
-            pBufferType.write_unaligned(action.buffer_type);
-            if let (Some(ctx), false) = (action.app_context, pvApplicationContext.is_null()) {
-                pvApplicationContext.write_unaligned(ctx as PVOID);
-            }
-            // The token is a number, never dereferenced: a pointer value without provenance.
-            pvActionContext.write_unaligned(core::ptr::null_mut::<u8>().wrapping_add(action.token) as PVOID);
         }
         Ok(())
     });
@@ -161,6 +164,44 @@ pub unsafe extern "system" fn WebSocketGetAction(
         }
     }
     hr
+}
+
+/// GetAction's output parameters, as the sink the session puts the action into: each field is
+/// written straight to the caller's memory. Built only after the required pointers were checked
+/// non-NULL (`app_context` may be NULL) and with `buffers` holding the capacity the session was
+/// given.
+struct Outputs {
+    buffers: *mut WEB_SOCKET_BUFFER,
+    count: *mut ULONG,
+    action: *mut WEB_SOCKET_ACTION_VALUE,
+    buffer_type: *mut WEB_SOCKET_BUFFER_TYPE_VALUE,
+    app_context: *mut PVOID,
+    token: *mut PVOID,
+    /// An action was put (else the call answers NO_ACTION).
+    written: bool,
+}
+
+impl ActionSink for Outputs {
+    #[inline(always)]
+    fn put(&mut self, action: Action) {
+        // SAFETY: the pointers are non-NULL (checked by GetAction before building `self`;
+        // `app_context` is tested here) and writable per GetAction's contract; `buffers` has
+        // room for the capacity given to the session, which never hands out more buffers.
+        unsafe {
+            for (i, b) in action.buffers().iter().enumerate() {
+                self.buffers.add(i).write_unaligned(WEB_SOCKET_BUFFER::close(b.ptr, b.len, b.status));
+            }
+            self.count.write_unaligned(action.count as ULONG);
+            self.action.write_unaligned(action.kind as WEB_SOCKET_ACTION_VALUE);
+            self.buffer_type.write_unaligned(action.buffer_type);
+            if let (Some(ctx), false) = (action.app_context, self.app_context.is_null()) {
+                self.app_context.write_unaligned(ctx as PVOID);
+            }
+            // The token is a number, never dereferenced: a pointer value without provenance.
+            self.token.write_unaligned(core::ptr::null_mut::<u8>().wrapping_add(action.token) as PVOID);
+        }
+        self.written = true;
+    }
 }
 
 /// Acknowledges an action returned by WebSocketGetAction. `ulBytesTransferred` is the number of

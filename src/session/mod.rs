@@ -206,6 +206,14 @@ impl Action {
     }
 }
 
+/// Where [`Session::get_action`] delivers the action it hands out: at most one per call, none
+/// for NO_ACTION. The C ABI's sink writes it straight into the caller's output parameters, so
+/// the common paths build no intermediate copy.
+pub trait ActionSink {
+    /// Takes the action.
+    fn put(&mut self, action: Action);
+}
+
 /// The payload of a send operation, as read from the caller's `WEB_SOCKET_BUFFER`.
 #[derive(Debug, Clone, Copy)]
 pub enum SendPayload {
@@ -560,24 +568,28 @@ impl Session {
 
     // --- actions ---------------------------------------------------------------------------
 
-    /// WebSocketGetAction: writes the next action of `queue` (NO_ACTION if none) to `out`.
-    /// `capacity` is the number of buffers the caller offers (at least 1).
+    /// WebSocketGetAction: puts the next action of `queue` into `out`, or nothing for
+    /// NO_ACTION. `capacity` is the number of buffers the caller offers (at least 1).
     #[inline(always)]
-    pub fn get_action(&mut self, queue: Queue, capacity: usize, out: &mut Action) -> Result<()> {
+    pub fn get_action(&mut self, queue: Queue, capacity: usize, out: &mut impl ActionSink) -> Result<()> {
         if capacity == 0 {
             return Err(Error::ArrayTooSmall);
         }
         self.ensure_open()?;
-        let found = match queue {
-            Queue::Send => self.poll_send(capacity, out),
-            Queue::Receive => self.poll_receive(out)?,
+        // Each poll says whether it put an action; ALL asks the next one only if not.
+        match queue {
+            Queue::Send => {
+                self.poll_send(capacity, out);
+            }
+            Queue::Receive => {
+                self.poll_receive(out)?;
+            }
             // The outgoing channel first (pending pong, then the head send), then receiving.
             Queue::All => {
-                self.poll_pong(out) || self.poll_send_outlined(capacity, out) || self.poll_receive(out)?
+                let _ = self.poll_pong(out)
+                    || self.poll_send_outlined(capacity, out)
+                    || self.poll_receive(out)?;
             }
-        };
-        if !found {
-            *out = Action::NONE;
         }
         Ok(())
     }

@@ -9,7 +9,7 @@
 #![forbid(unsafe_code)]
 
 use super::fifo::Fifo;
-use super::{Action, ActionKind, Buffer, BufferType, Channel, MessageKind, Session};
+use super::{Action, ActionKind, ActionSink, Buffer, BufferType, Channel, MessageKind, Session};
 use crate::config::Role;
 use crate::error::{Error, Result};
 use crate::frame::{self, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
@@ -131,7 +131,7 @@ impl RecvSide {
 impl Session {
     /// An automatic pong on the receive queue, if one is due and both the receive side and the
     /// outgoing channel are free.
-    pub(super) fn poll_pong(&mut self, out: &mut Action) -> bool {
+    pub(super) fn poll_pong(&mut self, out: &mut impl ActionSink) -> bool {
         if !self.recv.pong_due || self.recv.out.is_some() {
             return false;
         }
@@ -148,7 +148,7 @@ impl Session {
     /// `out` if the outgoing channel is free, and returns its token and length. The caller
     /// records which side it went out on. A pong due after the application queued its close, or
     /// once the outgoing stream is broken, is dropped.
-    pub(super) fn take_pong(&mut self, out: &mut Action) -> Option<(usize, u32)> {
+    pub(super) fn take_pong(&mut self, out: &mut impl ActionSink) -> Option<(usize, u32)> {
         if self.channel != Channel::Free || self.aborted {
             return None;
         }
@@ -171,14 +171,14 @@ impl Session {
         self.recv.pong_due = false;
         let token = self.token();
         self.channel = Channel::Pong;
-        *out = Action {
+        out.put(Action {
             kind: ActionKind::SendToNetwork,
             buffers: [Buffer::data(self.region.ptr(self.control_area()), len), Buffer::EMPTY],
             count: 1,
             buffer_type: BufferType::PingPong.raw(),
             app_context: None,
             token,
-        };
+        });
         Some((token, len as u32))
     }
 
@@ -190,7 +190,7 @@ impl Session {
     /// The next receive-side action. While a receive operation is pending and nothing is
     /// outstanding this never returns None (spec §9.2 rule 6).
     #[inline]
-    pub(super) fn poll_receive(&mut self, out: &mut Action) -> Result<bool> {
+    pub(super) fn poll_receive(&mut self, out: &mut impl ActionSink) -> Result<bool> {
         match self.whole_small_message(out) {
             Ok(true) => Ok(true),
             Ok(false) => self.poll_receive_general(out),
@@ -199,7 +199,7 @@ impl Session {
     }
 
     #[inline(never)]
-    fn poll_receive_general(&mut self, out: &mut Action) -> Result<bool> {
+    fn poll_receive_general(&mut self, out: &mut impl ActionSink) -> Result<bool> {
         loop {
             if self.recv.out.is_some() {
                 return Ok(false);
@@ -239,21 +239,21 @@ impl Session {
     }
 
     #[inline(always)]
-    fn indicate_receive(&mut self, ty: BufferType, buffer: Buffer, out: &mut Action) {
+    fn indicate_receive(&mut self, ty: BufferType, buffer: Buffer, out: &mut impl ActionSink) {
         let token = self.token();
         let context = self.recv.ops.front().map_or(0, |op| op.context);
         self.recv.out = Some(Outstanding::Indicate { token });
-        *out = Action {
+        out.put(Action {
             kind: ActionKind::IndicateReceiveComplete,
             buffers: [buffer, Buffer::EMPTY],
             count: 1,
             buffer_type: ty.raw(),
             app_context: Some(context),
             token,
-        };
+        });
     }
 
-    fn receive_from_network(&mut self, out: &mut Action) {
+    fn receive_from_network(&mut self, out: &mut impl ActionSink) {
         let rbs = self.receive_area();
         let (start, end) = (self.recv.start, self.recv.end);
         if start == end {
@@ -268,14 +268,14 @@ impl Session {
         let token = self.token();
         self.recv.out = Some(Outstanding::Network { token, offered: (rbs - end) as u32 });
         let context = self.recv.ops.front().map_or(0, |op| op.context);
-        *out = Action {
+        out.put(Action {
             kind: ActionKind::ReceiveFromNetwork,
             buffers: [Buffer::data(self.region.ptr(end), rbs - end), Buffer::EMPTY],
             count: 1,
             buffer_type: 0,
             app_context: Some(context),
             token,
-        };
+        });
     }
 
     /// A received frame's masking must suit the role: a server takes masked frames only (unless
@@ -363,7 +363,7 @@ impl Session {
     /// `deliver_data`) and returns true; returns false, having changed nothing, for anything
     /// else.
     #[inline(always)]
-    fn whole_small_message(&mut self, out: &mut Action) -> Result<bool> {
+    fn whole_small_message(&mut self, out: &mut impl ActionSink) -> Result<bool> {
         let r = &self.recv;
         if r.out.is_some() || r.pong_due || r.frame.is_some() || r.message.is_some() || r.close.is_some() {
             return Ok(false);

@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 use super::fifo::Fifo;
-use super::{Action, ActionKind, Buffer, BufferType, Channel, MessageKind, SendPayload, Session};
+use super::{Action, ActionKind, ActionSink, Buffer, BufferType, Channel, MessageKind, SendPayload, Session};
 use crate::config::CONTROL_AREA_SIZE;
 use crate::error::{Error, Result};
 use crate::frame::{self, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
@@ -214,7 +214,7 @@ fn data_opcode(wire_message: Option<MessageKind>, kind: MessageKind) -> Option<O
 impl Session {
     /// The next send-side action, if the send side has nothing outstanding.
     #[inline(always)]
-    pub(super) fn poll_send(&mut self, capacity: usize, out: &mut Action) -> bool {
+    pub(super) fn poll_send(&mut self, capacity: usize, out: &mut impl ActionSink) -> bool {
         if self.send.out.is_some() {
             return false;
         }
@@ -263,7 +263,7 @@ impl Session {
     /// `poll_send` as a call of its own, for the ALL queue: the SEND queue's path gets it
     /// inlined, the others keep a smaller frame.
     #[inline(never)]
-    pub(super) fn poll_send_outlined(&mut self, capacity: usize, out: &mut Action) -> bool {
+    pub(super) fn poll_send_outlined(&mut self, capacity: usize, out: &mut impl ActionSink) -> bool {
         self.poll_send(capacity, out)
     }
 
@@ -273,21 +273,21 @@ impl Session {
         }
     }
 
-    fn indicate_send(&mut self, out: &mut Action) {
+    fn indicate_send(&mut self, out: &mut impl ActionSink) {
         let token = self.token();
         let (ty, context) = match self.send.ops.front() {
             Some(op) => (op.ty.raw(), op.context),
             None => (0, 0),
         };
         self.send.out = Some(Outstanding::Indicate { token });
-        *out = Action {
+        out.put(Action {
             kind: ActionKind::IndicateSendComplete,
             buffers: [Buffer::EMPTY; 2],
             count: 0,
             buffer_type: ty,
             app_context: Some(context),
             token,
-        };
+        });
     }
 
     /// The common client case in one step: the head operation is a data frame with at most 125
@@ -297,7 +297,7 @@ impl Session {
     /// stays one buffer). Returns false, having changed nothing, when the general path is
     /// needed.
     #[inline(always)]
-    fn small_masked_frame(&mut self, out: &mut Action) -> bool {
+    fn small_masked_frame(&mut self, out: &mut impl ActionSink) -> bool {
         if !self.small_frames {
             return false;
         }
@@ -348,14 +348,14 @@ impl Session {
         let token = self.token();
         self.send.out =
             Some(Outstanding::Frame { token, bytes: total as u32, header: true, payload: len as u32 });
-        *out = Action {
+        out.put(Action {
             kind: ActionKind::SendToNetwork,
             buffers: [Buffer::data(self.region.ptr(c), total), Buffer::EMPTY],
             count: 1,
             buffer_type: ty.raw(),
             app_context: Some(context),
             token,
-        };
+        });
         true
     }
 
@@ -516,7 +516,7 @@ impl Session {
     }
 
     /// The next SEND_TO_NETWORK of the head operation's frame.
-    fn next_frame_action(&mut self, capacity: usize, out: &mut Action) {
+    fn next_frame_action(&mut self, capacity: usize, out: &mut impl ActionSink) {
         let c = self.control_area();
         let s = self.send_area();
         let op = match self.send.ops.front() {
@@ -589,7 +589,7 @@ impl Session {
         action.token = token;
         self.send.out =
             Some(Outstanding::Frame { token, bytes: total as u32, header, payload: payload as u32 });
-        *out = action;
+        out.put(action);
     }
 
     /// CompleteAction for an automatic pong of `bytes` bytes, on either queue: 0 drops it (spec
