@@ -35,9 +35,14 @@ pub use self::types::*;
 /// (the handle whose lock was held is poisoned and reports `E_UNEXPECTED` from then on).
 #[inline(always)]
 pub(crate) fn guard<F: FnOnce() -> Result<()>>(body: F) -> HRESULT {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => S_OK,
-        Ok(Err(e)) => error_hresult(e),
+    // The HRESULT is made inside the unwind boundary, so that what comes out of it is that
+    // number or a panic (one test on the way out, not two).
+    let run = || match body() {
+        Ok(()) => S_OK,
+        Err(e) => error_hresult(e),
+    };
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(hr) => hr,
         Err(_) => E_UNEXPECTED,
     }
 }
