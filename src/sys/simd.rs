@@ -196,20 +196,33 @@ unsafe fn xor_small_sse2<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> boo
     // unaligned loads and stores are allowed; the other intrinsics only compute register values.
     #[allow(unused_unsafe)]
     unsafe {
-        let k = _mm_set1_epi32(key_lane(key, 0));
         let tail = _mm_xor_si128(
             _mm_loadu_si128(p.add(last) as *const __m128i),
             _mm_set1_epi32(key_lane(key, last)),
         );
         let mut seen = _mm_setzero_si128();
-        let mut i = 0;
-        while i < last {
-            let v = _mm_xor_si128(_mm_loadu_si128(p.add(i) as *const __m128i), k);
-            _mm_storeu_si128(p.add(i) as *mut __m128i, v);
-            if ASCII {
-                seen = _mm_or_si128(seen, v);
+        // Exactly 16 bytes: the last vector is the only one.
+        if last > 0 {
+            let k = _mm_set1_epi32(key_lane(key, 0));
+            let mut i = 0;
+            // Two vectors per turn while both start before `last`, then at most one more.
+            while i + 16 < last {
+                let a = _mm_xor_si128(_mm_loadu_si128(p.add(i) as *const __m128i), k);
+                let b = _mm_xor_si128(_mm_loadu_si128(p.add(i + 16) as *const __m128i), k);
+                _mm_storeu_si128(p.add(i) as *mut __m128i, a);
+                _mm_storeu_si128(p.add(i + 16) as *mut __m128i, b);
+                if ASCII {
+                    seen = _mm_or_si128(seen, _mm_or_si128(a, b));
+                }
+                i += 32;
             }
-            i += 16;
+            if i < last {
+                let v = _mm_xor_si128(_mm_loadu_si128(p.add(i) as *const __m128i), k);
+                _mm_storeu_si128(p.add(i) as *mut __m128i, v);
+                if ASCII {
+                    seen = _mm_or_si128(seen, v);
+                }
+            }
         }
         _mm_storeu_si128(p.add(last) as *mut __m128i, tail);
         !ASCII || _mm_movemask_epi8(_mm_or_si128(seen, tail)) == 0
@@ -230,12 +243,20 @@ unsafe fn xor_copy_small_sse2(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     // `dst` and `src` are distinct borrows, so they do not overlap; unaligned access is allowed.
     #[allow(unused_unsafe)]
     unsafe {
-        let k = _mm_set1_epi32(key_lane(key, 0));
-        let mut i = 0;
-        while i < last {
-            let v = _mm_xor_si128(_mm_loadu_si128(s.add(i) as *const __m128i), k);
-            _mm_storeu_si128(d.add(i) as *mut __m128i, v);
-            i += 16;
+        if last > 0 {
+            let k = _mm_set1_epi32(key_lane(key, 0));
+            let mut i = 0;
+            while i + 16 < last {
+                let a = _mm_xor_si128(_mm_loadu_si128(s.add(i) as *const __m128i), k);
+                let b = _mm_xor_si128(_mm_loadu_si128(s.add(i + 16) as *const __m128i), k);
+                _mm_storeu_si128(d.add(i) as *mut __m128i, a);
+                _mm_storeu_si128(d.add(i + 16) as *mut __m128i, b);
+                i += 32;
+            }
+            if i < last {
+                let v = _mm_xor_si128(_mm_loadu_si128(s.add(i) as *const __m128i), k);
+                _mm_storeu_si128(d.add(i) as *mut __m128i, v);
+            }
         }
         let tail = _mm_xor_si128(
             _mm_loadu_si128(s.add(last) as *const __m128i),
