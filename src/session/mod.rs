@@ -110,15 +110,16 @@ enum MessageKind {
     Binary,
 }
 
-/// `WEB_SOCKET_ACTION_QUEUE` values.
+/// `WEB_SOCKET_ACTION_QUEUE` values (the discriminants are the C values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
 pub enum Queue {
     /// Actions of send operations.
-    Send,
+    Send = 1,
     /// Actions of receive operations and automatic pongs.
-    Receive,
+    Receive = 2,
     /// Either.
-    All,
+    All = 3,
 }
 
 impl Queue {
