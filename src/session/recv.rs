@@ -240,8 +240,20 @@ impl Session {
 
     #[inline(always)]
     fn indicate_receive(&mut self, ty: BufferType, buffer: Buffer, out: &mut impl ActionSink) {
-        let token = self.token();
         let context = self.recv.ops.front().map_or(0, |op| op.context);
+        self.indicate_receive_for(context, ty, buffer, out);
+    }
+
+    /// `indicate_receive` for the head operation, whose context the caller read.
+    #[inline(always)]
+    fn indicate_receive_for(
+        &mut self,
+        context: usize,
+        ty: BufferType,
+        buffer: Buffer,
+        out: &mut impl ActionSink,
+    ) {
+        let token = self.token();
         self.recv.out = Some(Outstanding::Indicate { token });
         out.put(Action {
             kind: ActionKind::IndicateReceiveComplete,
@@ -368,10 +380,11 @@ impl Session {
         if r.out.is_some() || r.pong_due || r.frame.is_some() || r.message.is_some() || r.close.is_some() {
             return Ok(false);
         }
-        let limit = match r.ops.front() {
-            Some(op) if !op.cancelled && !self.aborted => op.buffer.map_or(usize::MAX, |b| b.len() as usize),
+        let (buffer, context) = match r.ops.front() {
+            Some(op) if !op.cancelled && !self.aborted => (op.buffer, op.context),
             _ => return Ok(false),
         };
+        let limit = buffer.map_or(usize::MAX, |b| b.len() as usize);
         let (start, end) = (r.start, r.end);
         let server = self.role == Role::Server;
         let verify_utf8 = !self.config.disable_utf8_verification;
@@ -404,12 +417,12 @@ impl Session {
             Utf8Validator::validate(payload)?;
         }
         // In place in R, or copied into the caller's receive buffer (as `data_buffer`).
-        let ptr = match self.recv.ops.front_mut().and_then(|op| op.buffer.as_mut()) {
-            Some(dst) => dst.fill(payload),
+        let ptr = match buffer {
+            Some(mut dst) => dst.fill(payload),
             None => payload.as_mut_ptr(),
         };
         self.recv.start = start + header_len + len;
-        self.indicate_receive(BufferType::for_data(kind, true), Buffer::data(ptr, len), out);
+        self.indicate_receive_for(context, BufferType::for_data(kind, true), Buffer::data(ptr, len), out);
         Ok(true)
     }
 
