@@ -791,3 +791,49 @@ fn withdrawn_close_can_be_sent_again() {
     assert_eq!(s.drain_send(SEND, 2), (hex("82 01 78 88 02 03 e9"), vec![2, 3]));
     assert_eq!(s.send_close(1000, b"", 4), E_INVALID_PROTOCOL_OPERATION, "sent: no second close");
 }
+
+/// Every token handed out is odd, so NO_ACTION's NULL token can never complete an action:
+/// CompleteAction(NULL, n) with a SEND_TO_NETWORK and a RECEIVE_FROM_NETWORK outstanding leaves
+/// both outstanding, and their own tokens still complete them.
+#[test]
+fn a_null_token_completes_no_outstanding_action() {
+    let c = client_open(&[]);
+    let mut tokens = Vec::new();
+    for round in 0..50u8 {
+        let payload = [round; 16];
+        assert_eq!(c.send(BINARY_MESSAGE, &payload, 7), 0);
+        assert_eq!(c.receive(9), 0);
+        let frame = c.get(SEND, 2);
+        assert_eq!((frame.hr, frame.action, frame.buffers.len()), (0, SEND_TO_NETWORK, 1));
+        let read = c.get(RECEIVE, 1);
+        assert_eq!((read.hr, read.action), (0, RECEIVE_FROM_NETWORK));
+        tokens.extend([frame.token, read.token]);
+        let len = frame.all_bytes().len() as u32;
+        assert_eq!(len, 22);
+        unsafe { WebSocketCompleteAction(c.0, std::ptr::null_mut(), len) };
+        // Both still outstanding: their queues have nothing new to hand out.
+        assert_eq!(c.get(SEND, 2).action, NO_ACTION);
+        assert_eq!(c.get(RECEIVE, 1).action, NO_ACTION);
+        c.complete(&frame, len);
+        let done = c.get(SEND, 2);
+        assert_eq!((done.action, done.app), (INDICATE_SEND_COMPLETE, 7));
+        c.complete(&done, 0);
+        tokens.push(done.token);
+        // The last round cancels its read (0 bytes), which ends the handle's receiving; the
+        // others feed it an empty pong, which completes the receive.
+        if round == 49 {
+            c.complete(&read, 0);
+        } else {
+            let pong = [0x8A, 0x00];
+            let (p, cap) = read.buffers[0].bytes();
+            assert!(cap >= 2);
+            unsafe { std::ptr::copy_nonoverlapping(pong.as_ptr(), p, 2) };
+            c.complete(&read, 2);
+            let ind = c.get(RECEIVE, 1);
+            assert_eq!((ind.action, ind.ty, ind.app), (INDICATE_RECEIVE_COMPLETE, PING_PONG, 9));
+            tokens.push(ind.token);
+            c.complete(&ind, 0);
+        }
+    }
+    assert!(tokens.iter().all(|t| t & 1 == 1), "every token is odd: {tokens:x?}");
+}

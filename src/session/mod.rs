@@ -595,12 +595,10 @@ impl Session {
         Ok(())
     }
 
-    /// WebSocketCompleteAction. Unknown, stale and NO_ACTION tokens are ignored.
+    /// WebSocketCompleteAction. Unknown, stale and NO_ACTION tokens are ignored (NO_ACTION's
+    /// token 0 never matches: every token handed out is odd, see `token`).
     #[inline(always)]
     pub fn complete_action(&mut self, token: usize, bytes: u32) {
-        if token == 0 {
-            return;
-        }
         if self.send.owns(token) {
             self.complete_send(bytes);
         } else if self.recv.owns(token) {
@@ -608,6 +606,7 @@ impl Session {
         }
     }
 
+    /// The next action token: odd, so never 0 (NO_ACTION's), since the first is odd.
     #[inline(always)]
     fn token(&mut self) -> usize {
         self.next_token = self.next_token.wrapping_add(2);
