@@ -100,8 +100,9 @@ pub struct Config {
     pub disable_masking: bool,
     /// Skip UTF-8 validation of received text and close reasons.
     pub disable_utf8_verification: bool,
-    /// The caller's ALLOCATED_BUFFER: address and usable length.
-    pub allocated_buffer: Option<(usize, u32)>,
+    /// The length of the caller's ALLOCATED_BUFFER, if one was given (its address is checked
+    /// here and used only when the handle is made, so the handle does not keep it twice).
+    pub allocated_buffer: Option<u32>,
     /// permessage-deflate settings, when the handle opted in (an extension beyond Windows).
     pub deflate: Option<DeflateConfig>,
 }
@@ -123,12 +124,13 @@ impl Config {
             allocated_buffer: None,
             deflate: None,
         };
+        let mut allocated = None;
         for property in properties {
             match *property {
                 Property::ReceiveBufferSize(n) => receive = n,
                 Property::SendBufferSize(n) => send = n,
                 Property::DisableMasking(b) => config.disable_masking = b,
-                Property::AllocatedBuffer { addr, len } => config.allocated_buffer = Some((addr, len)),
+                Property::AllocatedBuffer { addr, len } => allocated = Some((addr, len)),
                 Property::DisableUtf8Verification(b) => config.disable_utf8_verification = b,
                 Property::KeepaliveInterval(_) => {}
                 Property::PermessageDeflate(d) => config.deflate = Some(d.validate()?),
@@ -142,10 +144,11 @@ impl Config {
         }
         config.receive_buffer_size = receive;
         config.send_buffer_size = send;
-        if let Some((addr, len)) = config.allocated_buffer {
+        if let Some((addr, len)) = allocated {
             if addr == 0 || (len as usize) < config.region_size() {
                 return Err(Error::AllocatedBufferTooSmall);
             }
+            config.allocated_buffer = Some(len);
         }
         Ok(config)
     }
@@ -200,7 +203,7 @@ mod tests {
             SendBufferSize(16),
             AllocatedBuffer { addr: 0x1000, len: 16_384 + 16 + 144 },
         ];
-        assert_eq!(Config::new(Role::Server, &ok).unwrap().allocated_buffer, Some((0x1000, 16_544)));
+        assert_eq!(Config::new(Role::Server, &ok).unwrap().allocated_buffer, Some(16_544));
         let short = [AllocatedBuffer { addr: 0x1000, len: 4096 + 16 + 143 }];
         assert_eq!(Config::new(Role::Server, &short), Err(Error::AllocatedBufferTooSmall));
         let null = [AllocatedBuffer { addr: 0, len: 1 << 20 }];

@@ -314,6 +314,15 @@ mod tests {
         unsafe { WebSocketDeleteHandle(h) };
     }
 
+    /// A handle's own heap stays within the budget the benchmarks hold it to (with an
+    /// ALLOCATED_BUFFER, at most 512 bytes per handle, of which the boxed entry is the largest
+    /// part; BENCHMARKS.md "Memory and scale"): a field added to the session must pay for itself.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_handle_entry_fits_its_memory_budget() {
+        assert!(core::mem::size_of::<Entry>() <= 344, "Entry is {} bytes", core::mem::size_of::<Entry>());
+    }
+
     #[test]
     fn handles_round_trip_and_are_never_zero_or_all_ones() {
         for (i, g) in [(0usize, 1usize), (1, 2), ((1 << INDEX_BITS) - 1, GENERATION_MASK)] {
