@@ -141,8 +141,10 @@ pub fn xor_small<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> Option<bool
     #[cfg(all(any(target_arch = "x86_64", all(target_arch = "x86", target_feature = "sse2")), not(miri)))]
     {
         if (16..=SMALL_MAX).contains(&buf.len()) {
-            // SAFETY: SSE2 is enabled for this target (x86-64 baseline, or the cfg above).
-            return Some(unsafe { xor_small_sse2::<ASCII>(buf, key) });
+            let (p, len) = (buf.as_mut_ptr(), buf.len());
+            // SAFETY: SSE2 is enabled for this target (x86-64 baseline, or the cfg above); in
+            // place on `buf`, whose length was just checked.
+            return Some(unsafe { xor_small_sse2::<ASCII>(p, p, len, key) });
         }
     }
     let _ = (buf, key);
@@ -157,8 +159,9 @@ pub fn xor_copy_small(dst: &mut [u8], src: &[u8], key: [u8; 4]) -> bool {
     #[cfg(all(any(target_arch = "x86_64", all(target_arch = "x86", target_feature = "sse2")), not(miri)))]
     {
         if dst.len() == src.len() && (16..=SMALL_MAX).contains(&src.len()) {
-            // SAFETY: as in `xor_small`; the lengths were just checked.
-            unsafe { xor_copy_small_sse2(dst, src, key) };
+            // SAFETY: as in `xor_small`; the lengths were just checked, and `dst` and `src`
+            // are distinct borrows, so they do not overlap.
+            unsafe { xor_small_sse2::<false>(dst.as_mut_ptr(), src.as_ptr(), src.len(), key) };
             return true;
         }
     }
@@ -174,12 +177,18 @@ fn key_lane(key: [u8; 4], at: usize) -> i32 {
     u32::from_le_bytes(key).rotate_right(8 * (at as u32 & 3)) as i32
 }
 
-/// `buf.len()` must be 16 to SMALL_MAX. Whole vectors from the start, then the last 16 bytes as
-/// one vector computed from their original values (loaded before the loop), so the bytes it
-/// shares with the previous vector get the same value written twice.
+/// Writes `len` bytes (16 to SMALL_MAX) of `src` XOR the key into `dst`; `dst` may be `src`
+/// (in place), or a distinct buffer of the same length. Whole vectors from the start, then the
+/// last 16 bytes as one vector computed from their original values (loaded before anything is
+/// written), so the bytes it shares with the previous vector get the same value written twice.
+/// With `ASCII`, returns whether every byte written is below 0x80 (else true).
+///
+/// # Safety
+/// SSE2 is available; `src` is readable and `dst` writable for `len` bytes, and the two are the
+/// same buffer or do not overlap.
 #[cfg(all(any(target_arch = "x86_64", all(target_arch = "x86", target_feature = "sse2")), not(miri)))]
 #[inline(always)]
-unsafe fn xor_small_sse2<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> bool {
+unsafe fn xor_small_sse2<const ASCII: bool>(dst: *mut u8, src: *const u8, len: usize, key: [u8; 4]) -> bool {
     #[cfg(target_arch = "x86")]
     use core::arch::x86::{
         __m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi32, _mm_setzero_si128,
@@ -190,14 +199,16 @@ unsafe fn xor_small_sse2<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> boo
         __m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi32, _mm_setzero_si128,
         _mm_storeu_si128, _mm_xor_si128,
     };
-    let last = buf.len() - 16;
-    let p = buf.as_mut_ptr();
-    // SAFETY: every vector accessed is 16 bytes at an offset i <= last = len - 16, so in bounds;
-    // unaligned loads and stores are allowed; the other intrinsics only compute register values.
+    let last = len - 16;
+    // SAFETY: every vector accessed is 16 bytes at an offset i <= last = len - 16, so in bounds
+    // of both buffers (this function's contract); each vector is loaded before it is stored, and
+    // the overlapping last one was loaded first, so in place every byte is read before it is
+    // written; unaligned loads and stores are allowed; the other intrinsics only compute
+    // register values.
     #[allow(unused_unsafe)]
     unsafe {
         let tail = _mm_xor_si128(
-            _mm_loadu_si128(p.add(last) as *const __m128i),
+            _mm_loadu_si128(src.add(last) as *const __m128i),
             _mm_set1_epi32(key_lane(key, last)),
         );
         let mut seen = _mm_setzero_si128();
@@ -207,62 +218,25 @@ unsafe fn xor_small_sse2<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> boo
             let mut i = 0;
             // Two vectors per turn while both start before `last`, then at most one more.
             while i + 16 < last {
-                let a = _mm_xor_si128(_mm_loadu_si128(p.add(i) as *const __m128i), k);
-                let b = _mm_xor_si128(_mm_loadu_si128(p.add(i + 16) as *const __m128i), k);
-                _mm_storeu_si128(p.add(i) as *mut __m128i, a);
-                _mm_storeu_si128(p.add(i + 16) as *mut __m128i, b);
+                let a = _mm_xor_si128(_mm_loadu_si128(src.add(i) as *const __m128i), k);
+                let b = _mm_xor_si128(_mm_loadu_si128(src.add(i + 16) as *const __m128i), k);
+                _mm_storeu_si128(dst.add(i) as *mut __m128i, a);
+                _mm_storeu_si128(dst.add(i + 16) as *mut __m128i, b);
                 if ASCII {
                     seen = _mm_or_si128(seen, _mm_or_si128(a, b));
                 }
                 i += 32;
             }
             if i < last {
-                let v = _mm_xor_si128(_mm_loadu_si128(p.add(i) as *const __m128i), k);
-                _mm_storeu_si128(p.add(i) as *mut __m128i, v);
+                let v = _mm_xor_si128(_mm_loadu_si128(src.add(i) as *const __m128i), k);
+                _mm_storeu_si128(dst.add(i) as *mut __m128i, v);
                 if ASCII {
                     seen = _mm_or_si128(seen, v);
                 }
             }
         }
-        _mm_storeu_si128(p.add(last) as *mut __m128i, tail);
+        _mm_storeu_si128(dst.add(last) as *mut __m128i, tail);
         !ASCII || _mm_movemask_epi8(_mm_or_si128(seen, tail)) == 0
-    }
-}
-
-/// As `xor_small_sse2`, from `src` into `dst` (same length, 16 to SMALL_MAX).
-#[cfg(all(any(target_arch = "x86_64", all(target_arch = "x86", target_feature = "sse2")), not(miri)))]
-#[inline(always)]
-unsafe fn xor_copy_small_sse2(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
-    #[cfg(target_arch = "x86")]
-    use core::arch::x86::{__m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128};
-    #[cfg(target_arch = "x86_64")]
-    use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128};
-    let last = src.len() - 16;
-    let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
-    // SAFETY: both slices are len >= 16 bytes and every vector is at an offset <= len - 16;
-    // `dst` and `src` are distinct borrows, so they do not overlap; unaligned access is allowed.
-    #[allow(unused_unsafe)]
-    unsafe {
-        if last > 0 {
-            let k = _mm_set1_epi32(key_lane(key, 0));
-            let mut i = 0;
-            while i + 16 < last {
-                let a = _mm_xor_si128(_mm_loadu_si128(s.add(i) as *const __m128i), k);
-                let b = _mm_xor_si128(_mm_loadu_si128(s.add(i + 16) as *const __m128i), k);
-                _mm_storeu_si128(d.add(i) as *mut __m128i, a);
-                _mm_storeu_si128(d.add(i + 16) as *mut __m128i, b);
-                i += 32;
-            }
-            if i < last {
-                let v = _mm_xor_si128(_mm_loadu_si128(s.add(i) as *const __m128i), k);
-                _mm_storeu_si128(d.add(i) as *mut __m128i, v);
-            }
-        }
-        let tail = _mm_xor_si128(
-            _mm_loadu_si128(s.add(last) as *const __m128i),
-            _mm_set1_epi32(key_lane(key, last)),
-        );
-        _mm_storeu_si128(d.add(last) as *mut __m128i, tail);
     }
 }
 
