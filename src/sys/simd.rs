@@ -13,8 +13,11 @@ pub fn xor_blocks<const ASCII: bool>(buf: &mut [u8], word: u64) -> (usize, bool)
         // not, so text takes the AVX2 blocks from 64 bytes on.
         let least = if ASCII { 64 } else { 256 };
         if buf.len() >= least && std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available (checked just above).
-            return unsafe { xor_blocks_avx2::<ASCII>(buf, word) };
+            let blocks = buf.len() / 64;
+            let p = buf.as_mut_ptr();
+            // SAFETY: AVX2 is available (checked just above); in place on `buf`, which holds
+            // the `blocks` whole blocks.
+            return (blocks * 64, unsafe { xor_blocks_avx2::<ASCII>(p, p, blocks, word) });
         }
     }
     let _ = (buf, word);
@@ -28,39 +31,52 @@ pub fn xor_copy_blocks(dst: &mut [u8], src: &[u8], word: u64) -> usize {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         if dst.len().min(src.len()) >= 256 && std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available (checked just above).
-            return unsafe { xor_copy_blocks_avx2(dst, src, word) };
+            let blocks = dst.len().min(src.len()) / 64;
+            // SAFETY: AVX2 is available (checked just above); both slices hold the `blocks`
+            // whole blocks, and they are distinct borrows, so they do not overlap.
+            unsafe { xor_blocks_avx2::<false>(dst.as_mut_ptr(), src.as_ptr(), blocks, word) };
+            return blocks * 64;
         }
     }
     let _ = (dst, src, word);
     0
 }
 
+/// XORs `blocks` 64-byte blocks of `src` with `word` (per 8-byte word) into `dst`, which is
+/// `src` (in place) or a distinct buffer. With `ASCII`, also returns whether every byte written
+/// is below 0x80 (else true).
+///
+/// # Safety
+/// AVX2 is available; `src` is readable and `dst` writable for `64 * blocks` bytes, and the two
+/// are the same buffer or do not overlap.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 #[target_feature(enable = "avx2")]
-unsafe fn xor_copy_blocks_avx2(dst: &mut [u8], src: &[u8], word: u64) -> usize {
+unsafe fn xor_blocks_avx2<const ASCII: bool>(dst: *mut u8, src: *const u8, blocks: usize, word: u64) -> bool {
     use core::arch::x86_64::{
-        __m256i, _mm256_loadu_si256, _mm256_set1_epi64x, _mm256_storeu_si256, _mm256_xor_si256,
+        __m256i, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi64x,
+        _mm256_setzero_si256, _mm256_storeu_si256, _mm256_xor_si256,
     };
-    // SAFETY: AVX2 is enabled for this function; the intrinsic only builds a register value
-    // (a safe fn on newer Rust, hence the allow; an unsafe one on Rust 1.63).
+    // SAFETY: AVX2 is enabled for this function; the intrinsics only build register values
+    // (safe fns on newer Rust, hence the allow; unsafe ones on Rust 1.63).
     #[allow(unused_unsafe)]
-    let key = unsafe { _mm256_set1_epi64x(word as i64) };
-    let blocks = dst.len().min(src.len()) / 64;
-    let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
-    // One 64-byte block: bytes [64 i, 64 i + 64) of both slices.
+    let (key, mut seen) = unsafe { (_mm256_set1_epi64x(word as i64), _mm256_setzero_si256()) };
+    // One 64-byte block: bytes [64 i, 64 i + 64) of both buffers.
     macro_rules! block {
         ($i:expr) => {
-            // SAFETY: block $i < blocks covers bytes [64 i, 64 i + 64) of both slices, in
-            // bounds; `dst` and `src` are distinct borrows, so they do not overlap; unaligned
-            // access is allowed.
+            // SAFETY: block $i < blocks covers bytes [64 i, 64 i + 64) of both buffers, in
+            // bounds (this function's contract); both halves are loaded before either is
+            // stored, so in place every byte is read before it is written; unaligned access is
+            // allowed.
             unsafe {
-                let sp = s.add($i * 64) as *const __m256i;
-                let dp = d.add($i * 64) as *mut __m256i;
-                let a = _mm256_loadu_si256(sp);
-                let b = _mm256_loadu_si256(sp.add(1));
-                _mm256_storeu_si256(dp, _mm256_xor_si256(a, key));
-                _mm256_storeu_si256(dp.add(1), _mm256_xor_si256(b, key));
+                let sp = src.add($i * 64) as *const __m256i;
+                let dp = dst.add($i * 64) as *mut __m256i;
+                let a = _mm256_xor_si256(_mm256_loadu_si256(sp), key);
+                let b = _mm256_xor_si256(_mm256_loadu_si256(sp.add(1)), key);
+                _mm256_storeu_si256(dp, a);
+                _mm256_storeu_si256(dp.add(1), b);
+                if ASCII {
+                    seen = _mm256_or_si256(seen, _mm256_or_si256(a, b));
+                }
             }
         };
     }
@@ -75,56 +91,10 @@ unsafe fn xor_copy_blocks_avx2(dst: &mut [u8], src: &[u8], word: u64) -> usize {
     for i in 4 * quads..blocks {
         block!(i);
     }
-    blocks * 64
-}
-
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-#[target_feature(enable = "avx2")]
-unsafe fn xor_blocks_avx2<const ASCII: bool>(buf: &mut [u8], word: u64) -> (usize, bool) {
-    use core::arch::x86_64::{
-        __m256i, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi64x,
-        _mm256_setzero_si256, _mm256_storeu_si256, _mm256_xor_si256,
-    };
-    // SAFETY: AVX2 is enabled for this function; the intrinsics only build register values
-    // (safe fns on newer Rust, hence the allow; unsafe ones on Rust 1.63).
-    #[allow(unused_unsafe)]
-    let (key, mut seen) = unsafe { (_mm256_set1_epi64x(word as i64), _mm256_setzero_si256()) };
-    let blocks = buf.len() / 64;
-    let base = buf.as_mut_ptr();
-    // One 64-byte block: bytes [64 i, 64 i + 64) of `buf`.
-    macro_rules! block {
-        ($i:expr) => {
-            // SAFETY: block $i < blocks covers bytes [64 i, 64 i + 64) of `buf`, which are in
-            // bounds; unaligned loads and stores are allowed.
-            unsafe {
-                let p = base.add($i * 64) as *mut __m256i;
-                let a = _mm256_xor_si256(_mm256_loadu_si256(p), key);
-                let b = _mm256_xor_si256(_mm256_loadu_si256(p.add(1)), key);
-                _mm256_storeu_si256(p, a);
-                _mm256_storeu_si256(p.add(1), b);
-                if ASCII {
-                    seen = _mm256_or_si256(seen, _mm256_or_si256(a, b));
-                }
-            }
-        };
-    }
-    // Four blocks per turn of the loop (fewer loop instructions per byte), then the rest.
-    let quads = blocks / 4;
-    if quads > 0 {
-        for q in 0..quads {
-            block!(4 * q);
-            block!(4 * q + 1);
-            block!(4 * q + 2);
-            block!(4 * q + 3);
-        }
-    }
-    for i in 4 * quads..blocks {
-        block!(i);
-    }
     // SAFETY: as above (register-only intrinsic).
     #[allow(unused_unsafe)]
     let high_bits = unsafe { _mm256_movemask_epi8(seen) };
-    (blocks * 64, high_bits == 0)
+    !ASCII || high_bits == 0
 }
 
 /// Payloads up to this length (and at least 16 bytes) are masked with [`xor_small`] and
